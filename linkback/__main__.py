@@ -1,0 +1,7 @@
+"""``python -m linkback`` is the ``linkback`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

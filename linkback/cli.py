@@ -1,0 +1,5 @@
+"""The ``linkback`` command."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    raise NotImplementedError

@@ -1,0 +1,113 @@
+"""What linkback adds to rendered pages, and nothing else: discovery tags, Trackback RDF, URI.
+
+Pages are edited as text at a few anchors (``</head>``, the end of the content) so that every
+other byte stays as the generator wrote it; nothing here parses a whole page.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from urllib.parse import quote, urlsplit
+
+from .settings import Settings
+
+_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_RDF_BLOCK = re.compile(r"<!--\s*<rdf:RDF\b.*?</rdf:RDF>\s*-->", re.DOTALL)
+
+
+def trackback_uri(page_url: str, trackback_endpoint: str | None) -> str | None:
+    """``ENDPOINT?target=URL`` (``&target=`` when the endpoint has a query already)."""
+    if not trackback_endpoint:
+        return None
+    joiner = "&" if urlsplit(trackback_endpoint).query else "?"
+    return f"{trackback_endpoint}{joiner}target={quote(page_url, safe='')}"
+
+
+def _advertised_rels(html: str) -> set[str]:
+    rels: set[str] = set()
+    for tag in _LINK_TAG.findall(html):
+        match = _REL.search(tag)
+        if match:
+            rels.update(next(v for v in match.groups() if v is not None).lower().split())
+    return rels
+
+
+def head_tags(html: str, settings: Settings) -> str:
+    """The ``<link>`` tags the page still lacks (never twice: a theme may have its own)."""
+    wanted = (
+        ("webmention", settings.webmention_endpoint),
+        ("pingback", settings.pingback_endpoint),
+    )
+    wanted = tuple((rel, href) for rel, href in wanted if href)
+    if not wanted:
+        return ""
+    present = _advertised_rels(html)
+    return "".join(
+        f'<link rel="{rel}" href="{escape(href)}">\n' for rel, href in wanted if rel not in present
+    )
+
+
+def trackback_rdf(page_url: str, title: str, uri: str) -> str:
+    """The Trackback spec's auto-discovery block, inside a comment as the spec shows it."""
+    return (
+        "<!--\n"
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"\n'
+        '         xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+        '         xmlns:trackback="http://madskills.com/public/xml/rss/module/trackback/">\n'
+        f'<rdf:Description rdf:about="{escape(page_url)}"\n'
+        f'    dc:identifier="{escape(page_url)}"\n'
+        f'    dc:title="{escape(title)}"\n'
+        f'    trackback:ping="{escape(uri)}" />\n'
+        "</rdf:RDF>\n"
+        "-->"
+    )
+
+
+def trackback_block(page_url: str, title: str, settings: Settings) -> str:
+    """What follows a source page's content: the RDF comment and, if wanted, the visible URI."""
+    uri = trackback_uri(page_url, settings.trackback_endpoint)
+    if uri is None:
+        return ""
+    block = "\n" + trackback_rdf(page_url, title, uri)
+    if settings.show_trackback_uri:
+        link = escape(uri)
+        block += f'\n<p class="linkback-trackback-uri">Trackback URI: <a href="{link}">{link}</a></p>'
+    return block + "\n"
+
+
+def has_trackback_block(html: str) -> bool:
+    return bool(_RDF_BLOCK.search(html)) and "trackback:ping" in html
+
+
+def add_head_tags(html: str, settings: Settings) -> str:
+    """Insert the missing discovery tags just before ``</head>`` (else before ``<body>``)."""
+    tags = head_tags(html, settings)
+    if not tags:
+        return html
+    match = _HEAD_END.search(html)
+    if match is None:
+        return tags + html
+    return html[: match.start()] + tags + html[match.start() :]
+
+
+def add_after_content(html: str, content: str, block: str) -> str:
+    """Put ``block`` right after the last occurrence of the page's content in ``html``.
+
+    Falls back to just before ``</body>`` when the theme changed the content on its way out.
+    """
+    if not block or has_trackback_block(html):
+        return html
+    position = html.rfind(content) if content.strip() else -1
+    if position >= 0:
+        end = position + len(content)
+        return html[:end] + block + html[end:]
+    match = None
+    for match in _BODY_END.finditer(html):
+        pass
+    if match is None:
+        return html + block
+    return html[: match.start()] + block + html[match.start() :]
