@@ -1,0 +1,395 @@
+"""A little blog on loopback that receives linkbacks, and a static file server.
+
+Tests, the demo and the benchmarks ping these instead of the internet. ``Peer`` behaves like
+WordPress where it matters: each post advertises one protocol (or all, or none), every ping
+is verified by fetching the source and looking for a link to the target, and refusals use
+each protocol's own codes. ``add_page`` / ``add_handler`` serve hostile or odd answers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import xmlrpc.client
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.message import Message
+from functools import partial
+from html import escape
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urldefrag, urljoin, urlsplit
+from urllib.request import ProxyHandler, build_opener
+
+import lxml.html
+
+KINDS = ("webmention", "pingback", "trackback", "all", "none")
+PROTOCOLS_OF = {
+    "webmention": {"webmention"},
+    "pingback": {"pingback"},
+    "trackback": {"trackback"},
+    "all": {"webmention", "pingback", "trackback"},
+    "none": set(),
+}
+# Pingback 1.0 fault codes.
+SOURCE_MISSING, NO_LINK, NO_TARGET, NOT_ENABLED, ALREADY_REGISTERED = 16, 17, 32, 33, 48
+VERIFY_TIMEOUT = 2.0
+VERIFY_MAX_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Received:
+    """One accepted linkback; ``url`` is the trackback's ``url`` field ("" for the others)."""
+
+    protocol: str
+    source: str
+    target: str
+    title: str = ""
+    excerpt: str = ""
+    blog_name: str = ""
+    url: str = ""
+
+
+Route = Callable[["PeerHandler"], None]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _Background:
+    """Runs an HTTP server in a thread; subclasses set ``self.server`` before ``start``."""
+
+    server: ThreadingHTTPServer
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class Peer(_Background):
+    """A blog at ``base_url`` with posts at ``/<kind>/<slug>/`` and the three endpoints."""
+
+    def __init__(self, host: str = "127.0.0.2", *, verify: bool = True, latency: float = 0.0):
+        self.verify = verify
+        self.latency = latency
+        self.received: list[Received] = []
+        self.requests: list[tuple[str, str]] = []
+        self.headers: list[Message] = []  # the headers of each request, in order
+        self._lock = threading.Lock()
+        self._routes: dict[tuple[str, str], Route] = {}
+        self.server = _Server((host, 0), PeerHandler)
+        self.server.peer = self  # type: ignore[attr-defined]
+        self.base_url = f"http://{host}:{self.server.server_address[1]}"
+        self._opener = build_opener(ProxyHandler({}))
+
+    # What tests use -------------------------------------------------------------------------
+
+    def post_url(self, kind: str, slug: str = "post") -> str:
+        """A post page that advertises exactly ``kind`` (one of KINDS)."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        return f"{self.base_url}/{kind}/{slug}/"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def add_page(
+        self,
+        path: str,
+        body: bytes | str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        status: int = 200,
+        content_type: str = "text/html; charset=utf-8",
+        method: str = "GET",
+    ) -> str:
+        """Serve a fixed answer at ``path``; returns its URL."""
+
+        def answer(handler: PeerHandler) -> None:
+            handler.reply(status, body, content_type=content_type, headers=headers)
+
+        return self.add_handler(path, answer, method=method)
+
+    def add_handler(self, path: str, route: Route, *, method: str = "GET") -> str:
+        """Let ``route(handler)`` write the whole answer to requests for ``path``."""
+        self._routes[(method.upper(), path)] = route
+        return self.url(path)
+
+    def received_by(self, protocol: str) -> list[Received]:
+        with self._lock:
+            return [item for item in self.received if item.protocol == protocol]
+
+    def ping_requests(self) -> list[tuple[str, str]]:
+        """The POST requests: the pings, whatever their outcome."""
+        with self._lock:
+            return [request for request in self.requests if request[0] == "POST"]
+
+    # Internals ------------------------------------------------------------------------------
+
+    def _log(self, handler: PeerHandler) -> None:
+        with self._lock:
+            self.requests.append((handler.command, handler.path))
+            self.headers.append(handler.headers)
+
+    def _record(self, item: Received) -> bool:
+        """Keep an accepted ping; False when this pingback was registered before."""
+        with self._lock:
+            if item.protocol == "pingback" and any(
+                old.protocol == "pingback"
+                and (old.source, old.target) == (item.source, item.target)
+                for old in self.received
+            ):
+                return False
+            self.received.append(item)
+            return True
+
+    def post_kind(self, target: str) -> str | None:
+        """The kind of the post ``target`` names on this peer, or None."""
+        target = urldefrag(target).url
+        if not target.startswith(self.base_url + "/"):
+            return None
+        parts = target[len(self.base_url) :].split("/")
+        if len(parts) == 4 and parts[0] == "" and parts[1] in KINDS and parts[2] and parts[3] == "":
+            return parts[1]
+        return None
+
+    def check_source(self, source: str, target: str) -> str | None:
+        """What WordPress checks: the source is served and links to the target. None if so."""
+        if not self.verify:
+            return None
+        try:
+            with self._opener.open(source, timeout=VERIFY_TIMEOUT) as response:
+                body = response.read(VERIFY_MAX_BYTES)
+                final_url = response.geturl()
+        except Exception as error:  # noqa: BLE001 - any failure means "source missing"
+            return f"source not served: {error}"
+        try:
+            tree = lxml.html.document_fromstring(body)
+        except Exception:  # noqa: BLE001 - an empty or broken page links to nothing
+            return "source does not link to target"
+        links = {urldefrag(urljoin(final_url, href)).url for href in tree.xpath("//a/@href")}
+        if urldefrag(target).url not in links:
+            return "source does not link to target"
+        return None
+
+
+def post_page(peer: Peer, kind: str, slug: str) -> tuple[str, dict[str, str]]:
+    """The HTML and headers of one post; each protocol advertised as WordPress does."""
+    url = peer.post_url(kind, slug)
+    protocols = PROTOCOLS_OF[kind]
+    headers: dict[str, str] = {}
+    head = [f"<title>{escape(kind)} {escape(slug)}</title>"]
+    extra = ""
+    if "webmention" in protocols:
+        headers["Link"] = f'<{peer.url("/webmention")}>; rel="webmention"'
+        head.append('<link rel="webmention" href="/webmention">')
+    if "pingback" in protocols:
+        headers["X-Pingback"] = peer.url("/xmlrpc")
+        head.append(f'<link rel="pingback" href="{escape(peer.url("/xmlrpc"))}">')
+    if "trackback" in protocols:
+        ping = peer.url(f"/trackback/{kind}/{slug}")
+        extra = (
+            '<!--\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"\n'
+            ' xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+            ' xmlns:trackback="http://madskills.com/public/xml/rss/module/trackback/">\n'
+            f'<rdf:Description rdf:about="{escape(url)}" dc:identifier="{escape(url)}"\n'
+            f' dc:title="{escape(slug)}" trackback:ping="{escape(ping)}" />\n'
+            "</rdf:RDF>\n-->"
+        )
+    html = (
+        f"<!DOCTYPE html>\n<html><head>{''.join(head)}</head><body>"
+        f"<article><h1>{escape(slug)}</h1><p>A post that accepts {escape(kind)}.</p></article>"
+        f"{extra}</body></html>"
+    )
+    return html, headers
+
+
+class PeerHandler(BaseHTTPRequestHandler):
+    """Serves the peer's posts, endpoints and custom routes."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, so that connection reuse can happen
+    timeout = 30  # an idle kept-alive connection ends eventually
+    server_version = "peer/1.0"
+
+    @property
+    def peer(self) -> Peer:
+        return self.server.peer  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        """Quiet: tests read ``peer.requests`` instead."""
+
+    def reply(
+        self,
+        status: int,
+        body: bytes | str = b"",
+        *,
+        content_type: str = "text/html; charset=utf-8",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def form(self) -> dict[str, str]:
+        charset = self.headers.get_content_charset() or "utf-8"
+        fields = parse_qs(self.read_body().decode(charset, "replace"), keep_blank_values=True)
+        return {name: values[0] for name, values in fields.items()}
+
+    def _dispatch(self) -> None:
+        self.peer._log(self)
+        if self.peer.latency:
+            time.sleep(self.peer.latency)
+        path = urlsplit(self.path).path
+        route = self.peer._routes.get((self.command, self.path)) or self.peer._routes.get(
+            (self.command, path)
+        )
+        if route is not None:
+            route(self)
+        elif self.command in ("GET", "HEAD") and self.peer.post_kind(self.peer.url(path)):
+            kind, slug = path.split("/")[1:3]
+            html, headers = post_page(self.peer, kind, slug)
+            self.reply(200, html, headers=headers)
+        elif self.command == "POST" and path == "/webmention":
+            self.webmention()
+        elif self.command == "POST" and path == "/xmlrpc":
+            self.pingback()
+        elif self.command == "POST" and path.startswith("/trackback/"):
+            self.trackback(path)
+        else:
+            if self.command == "POST":
+                self.read_body()
+            self.reply(404, "<p>not found</p>")
+
+    do_GET = do_POST = do_HEAD = _dispatch
+
+    def webmention(self) -> None:
+        form = self.form()
+        source, target = form.get("source", ""), form.get("target", "")
+        kind = self.peer.post_kind(target)
+        if not source.startswith(("http://", "https://")) or source == target:
+            self.reply(
+                400,
+                "source must be an http(s) URL other than the target",
+                content_type="text/plain",
+            )
+        elif kind is None or "webmention" not in PROTOCOLS_OF[kind]:
+            self.reply(400, "target does not accept webmentions", content_type="text/plain")
+        elif problem := self.peer.check_source(source, target):
+            self.reply(400, problem, content_type="text/plain")
+        else:
+            self.peer._record(Received("webmention", source, target))
+            self.reply(202, "accepted", content_type="text/plain")
+
+    def pingback(self) -> None:
+        try:
+            params, method = xmlrpc.client.loads(self.read_body())
+        except Exception:  # noqa: BLE001 - the client sent something that is not XML-RPC
+            self._xmlrpc(xmlrpc.client.Fault(-32700, "parse error"))
+            return
+        if method != "pingback.ping" or len(params) != 2:
+            self._xmlrpc(xmlrpc.client.Fault(-32601, f"unknown method {method}"))
+            return
+        source, target = (str(param) for param in params)
+        kind = self.peer.post_kind(target)
+        if kind is None:
+            self._xmlrpc(xmlrpc.client.Fault(NO_TARGET, "The specified target URL does not exist."))
+        elif "pingback" not in PROTOCOLS_OF[kind]:
+            self._xmlrpc(xmlrpc.client.Fault(NOT_ENABLED, "The target cannot be used as a target."))
+        elif problem := self.peer.check_source(source, target):
+            code = NO_LINK if "link" in problem else SOURCE_MISSING
+            self._xmlrpc(xmlrpc.client.Fault(code, problem))
+        elif not self.peer._record(Received("pingback", source, target)):
+            self._xmlrpc(
+                xmlrpc.client.Fault(ALREADY_REGISTERED, "The pingback has already been registered.")
+            )
+        else:
+            self._xmlrpc(f"Pingback from {source} to {target} registered.")
+
+    def _xmlrpc(self, result: str | xmlrpc.client.Fault) -> None:
+        answer = xmlrpc.client.dumps(
+            result if isinstance(result, xmlrpc.client.Fault) else (result,), methodresponse=True
+        )
+        self.reply(200, answer, content_type="text/xml; charset=utf-8")
+
+    def trackback(self, path: str) -> None:
+        form = self.form()
+        parts = path.strip("/").split("/")
+        target = (
+            self.peer.post_url(parts[1], parts[2]) if len(parts) == 3 and parts[1] in KINDS else ""
+        )
+        url = form.get("url", "")
+        if not target or "trackback" not in PROTOCOLS_OF[self.peer.post_kind(target) or "none"]:
+            self._trackback("This post does not accept trackbacks.")
+        elif not url:
+            self._trackback("The url field is required.")
+        elif problem := self.peer.check_source(url, target):
+            self._trackback(problem)
+        else:
+            item = Received(
+                "trackback",
+                url,
+                target,
+                title=form.get("title", ""),
+                excerpt=form.get("excerpt", ""),
+                blog_name=form.get("blog_name", ""),
+                url=url,
+            )
+            self.peer._record(item)
+            self._trackback(None)
+
+    def _trackback(self, error: str | None) -> None:
+        self.reply(200, trackback_answer(error), content_type="text/xml; charset=utf-8")
+
+
+def trackback_answer(error: str | None) -> str:
+    """The Trackback spec's response: ``<error>0</error>``, or 1 with a ``<message>``."""
+    inner = (
+        "<error>0</error>"
+        if error is None
+        else f"<error>1</error><message>{escape(error)}</message>"
+    )
+    return f'<?xml version="1.0" encoding="utf-8"?><response>{inner}</response>'
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        """Quiet: tests read ``site.requests`` instead."""
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        self.server.site.requests.append((self.command, self.path))  # type: ignore[attr-defined]
+        return super().send_head()
+
+
+class StaticSite(_Background):
+    """Serves ``root`` at ``url`` (with a trailing slash): the site as deployed."""
+
+    def __init__(self, root: str | Path, host: str = "127.0.0.3"):
+        self.root = Path(root)
+        self.requests: list[tuple[str, str]] = []
+        self.server = _Server((host, 0), partial(_QuietFiles, directory=str(self.root)))
+        self.server.site = self  # type: ignore[attr-defined]
+        self.url = f"http://{host}:{self.server.server_address[1]}/"
