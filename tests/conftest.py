@@ -1,0 +1,127 @@
+"""Fixtures shared by the core tests: a peer blog, the deployed site, and settings to match.
+
+Everything runs on loopback: the peer (the blogs we link to) on 127.0.0.2, the deployed site
+(whose pages the peer fetches to verify a ping) on 127.0.0.3.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from linkback import Settings, Source
+from tests.peer import Peer, StaticSite
+
+TIMEOUT = 2.0
+
+
+@pytest.fixture(autouse=True)
+def _no_send_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own LINKBACK_SEND must not change what a test does."""
+    monkeypatch.delenv("LINKBACK_SEND", raising=False)
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    with Peer("127.0.0.2") as running:
+        yield running
+
+
+@pytest.fixture
+def site_dir(tmp_path: Path) -> Path:
+    """The folder served as the deployed site."""
+    folder = tmp_path / "deployed"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def site(site_dir: Path) -> Iterator[StaticSite]:
+    with StaticSite(site_dir, "127.0.0.3") as running:
+        yield running
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, site: StaticSite) -> Callable[..., Settings]:
+    """Settings for sending from ``site`` to loopback peers, with short time-outs."""
+
+    def make(**values: Any) -> Settings:
+        chosen = {"send": True, "allow_private": True, "timeout": TIMEOUT, **values}
+        return Settings.from_mapping(
+            chosen,
+            spelling="plain",
+            site_url=site.url.rstrip("/"),
+            blog_name="Test blog",
+            base_dir=tmp_path,
+            environ={},
+        )
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def publish(site: StaticSite, site_dir: Path) -> Callable[..., Source]:
+    """Write a page to the deployed site (unless ``live=False``) and return it as a Source."""
+
+    def make(
+        slug: str,
+        content: str,
+        *,
+        title: str = "A post",
+        excerpt: str = "An excerpt.",
+        metadata: dict[str, Any] | None = None,
+        live: bool = True,
+    ) -> Source:
+        source = Source(
+            url=f"{site.url}{slug}/",
+            title=title,
+            content=content,
+            excerpt=excerpt,
+            metadata=metadata or {},
+        )
+        if live:
+            deploy(site_dir, source)
+        return source
+
+    return make
+
+
+def deploy(site_dir: Path, source: Source) -> None:
+    """Serve ``source`` at its URL, as an upload would."""
+    slug = source.url.rstrip("/").rsplit("/", 1)[1]
+    page = site_dir / slug / "index.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        f"<!DOCTYPE html><html><head><title>{source.title}</title></head>"
+        f"<body><article>{source.content}</article></body></html>",
+        encoding="utf-8",
+    )
+
+
+def links_to(*targets: str) -> str:
+    """Content HTML linking to each target."""
+    return "".join(f'<p>See <a href="{target}">this post</a>.</p>' for target in targets)
+
+
+def read_log(settings: Settings) -> dict[str, Any]:
+    return json.loads(settings.sent_log_path.read_text(encoding="utf-8"))
+
+
+def entry(settings: Settings, source: str, target: str) -> dict[str, Any]:
+    """The sent-log record of one (source, target) pair."""
+    return read_log(settings)["links"][source][target]
+
+
+@pytest.fixture
+def logger() -> logging.Logger:
+    return logging.getLogger("tests.linkback")

@@ -1,0 +1,130 @@
+"""What is added to rendered pages (SPEC "What is added to rendered pages")."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import lxml.html
+import pytest
+from lxml import etree
+
+from linkback import Settings, pages
+
+PAGE_URL = "https://my.blog/2026/11/a post/?x=1&y=é"
+WEBMENTION = "https://my.blog/webmention?site=1&x=2"
+PINGBACK = "https://my.blog/xmlrpc"
+TRACKBACK = "https://my.blog/trackback"
+CONTENT = '<p>Hello, <a href="https://other.blog/">you</a>.</p>'
+PAGE = (
+    "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=utf-8>\n<title>T</title>\n</head>\n"
+    f"<body>\n<nav>menu</nav>\n<article>{CONTENT}</article>\n<footer>f</footer>\n</body>\n</html>\n"
+)
+
+
+def make(**values: object) -> Settings:
+    return Settings.from_mapping(values, site_url="https://my.blog", environ={})
+
+
+ENDPOINTS = make(
+    webmention_endpoint=WEBMENTION, pingback_endpoint=PINGBACK, trackback_endpoint=TRACKBACK
+)
+
+
+def link_rels(html: str) -> list[tuple[str, str]]:
+    tree = lxml.html.document_fromstring(html)
+    return [(link.get("rel"), link.get("href")) for link in tree.iter("link")]
+
+
+def test_head_tags_are_added_inside_head() -> None:
+    html = pages.add_head_tags(PAGE, ENDPOINTS)
+    assert link_rels(html) == [("webmention", WEBMENTION), ("pingback", PINGBACK)]
+    head, body = html.split("</head>")
+    assert "webmention" in head and "webmention" not in body
+    assert html.replace(pages.head_tags(PAGE, ENDPOINTS), "") == PAGE
+
+
+def test_head_tags_are_never_added_twice() -> None:
+    once = pages.add_head_tags(PAGE, ENDPOINTS)
+    assert pages.add_head_tags(once, ENDPOINTS) == once
+
+
+def test_head_tags_of_the_theme_are_respected() -> None:
+    themed = PAGE.replace("</head>", '<LINK REL="Webmention" href="/theirs">\n</head>')
+    html = pages.add_head_tags(themed, ENDPOINTS)
+    assert link_rels(html) == [("Webmention", "/theirs"), ("pingback", PINGBACK)]
+
+
+def test_no_endpoints_leave_the_page_untouched() -> None:
+    assert pages.add_head_tags(PAGE, make()) == PAGE
+
+
+def test_only_the_configured_tag_is_added() -> None:
+    html = pages.add_head_tags(PAGE, make(pingback_endpoint=PINGBACK))
+    assert link_rels(html) == [("pingback", PINGBACK)]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "joiner"),
+    [(TRACKBACK, "?"), ("https://my.blog/tb.php?blog=2", "&")],
+)
+def test_trackback_uri_encodes_the_page_url(endpoint: str, joiner: str) -> None:
+    uri = pages.trackback_uri(PAGE_URL, endpoint)
+    assert uri is not None
+    assert uri.startswith(endpoint + joiner + "target=")
+    encoded = uri[len(endpoint) + 1 + len("target=") :]
+    assert all(char not in encoded for char in "?&/: é")
+    assert parse_qs(urlsplit(uri).query)["target"] == [PAGE_URL]
+
+
+def test_no_trackback_endpoint_means_no_uri_and_no_block() -> None:
+    assert pages.trackback_uri(PAGE_URL, None) is None
+    assert pages.trackback_block(PAGE_URL, "T", make()) == ""
+
+
+def rdf_description(block: str) -> etree._Element:
+    start, end = block.index("<rdf:RDF"), block.index("</rdf:RDF>") + len("</rdf:RDF>")
+    root = etree.fromstring(block[start:end].encode())
+    (description,) = root.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description")
+    return description
+
+
+def test_trackback_block_carries_the_rdf_of_the_spec() -> None:
+    title = 'Fish & "chips" <3'
+    block = pages.trackback_block(PAGE_URL, title, ENDPOINTS)
+    uri = pages.trackback_uri(PAGE_URL, TRACKBACK)
+    comment_start, rdf_start = block.index("<!--"), block.index("<rdf:RDF")
+    assert comment_start < rdf_start < block.index("</rdf:RDF>") < block.index("-->")
+    description = rdf_description(block)
+    attributes = {etree.QName(name).localname: value for name, value in description.items()}
+    assert attributes == {"about": PAGE_URL, "identifier": PAGE_URL, "title": title, "ping": uri}
+    assert description.get("{http://purl.org/dc/elements/1.1/}identifier") == PAGE_URL
+    ping = description.get("{http://madskills.com/public/xml/rss/module/trackback/}ping")
+    assert ping == uri
+
+
+def test_trackback_block_shows_the_uri_unless_turned_off() -> None:
+    uri = pages.trackback_uri(PAGE_URL, TRACKBACK)
+    block = pages.trackback_block(PAGE_URL, "T", ENDPOINTS)
+    tree = lxml.html.fragment_fromstring(block, create_parent="div")
+    (paragraph,) = tree.find_class("linkback-trackback-uri")
+    assert paragraph.text_content() == f"Trackback URI: {uri}"
+    assert paragraph.find("a").get("href") == uri
+    hidden = pages.trackback_block(PAGE_URL, "T", ENDPOINTS.replace(show_trackback_uri=False))
+    assert "linkback-trackback-uri" not in hidden
+    assert "trackback:ping" in hidden
+
+
+def test_block_goes_right_after_the_content_once() -> None:
+    block = pages.trackback_block(PAGE_URL, "T", ENDPOINTS)
+    html = pages.add_after_content(PAGE, CONTENT, block)
+    assert CONTENT + block in html
+    assert html.replace(block, "") == PAGE
+    assert pages.add_after_content(html, CONTENT, block) == html
+
+
+def test_block_goes_before_body_end_when_the_content_is_not_found() -> None:
+    block = pages.trackback_block(PAGE_URL, "T", ENDPOINTS)
+    html = pages.add_after_content(PAGE, "<p>changed by the theme</p>", block)
+    assert html.index(block) > html.index("<footer>")
+    assert html.endswith(block + "</body>\n</html>\n")
+    assert html.replace(block, "") == PAGE

@@ -1,0 +1,183 @@
+"""The settings table: names, types, defaults, the environment override (SPEC "Settings")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from linkback import OPTIONS, ConfigError, Settings
+
+SPEC_TABLE = {
+    "send": False,
+    "sent_log": "linkback-sent.json",
+    "protocols": ("webmention", "pingback", "trackback"),
+    "exclude": (),
+    "timeout": 15,
+    "concurrency": 32,
+    "per_host": 2,
+    "max_page_bytes": 1_000_000,
+    "max_attempts": 3,
+    "allow_private": False,
+    "dry_run": False,
+    "check_live": True,
+    "webmention_endpoint": None,
+    "pingback_endpoint": None,
+    "trackback_endpoint": None,
+    "show_trackback_uri": True,
+}
+
+
+def test_defaults_are_those_of_the_spec() -> None:
+    settings = Settings.from_mapping({}, environ={})
+    for name, default in SPEC_TABLE.items():
+        assert getattr(settings, name) == default, name
+    assert settings.user_agent is None
+    assert {option.name for option in OPTIONS} == set(SPEC_TABLE) | {"user_agent"}
+
+
+def test_pelican_names_are_read() -> None:
+    settings = Settings.from_mapping(
+        {"LINKBACK_SEND": True, "LINKBACK_TIMEOUT": 3, "LINKBACK_PROTOCOLS": ["pingback"]},
+        spelling="pelican",
+        environ={},
+    )
+    assert settings.send is True
+    assert settings.timeout == 3
+    assert settings.protocols == ("pingback",)
+
+
+@pytest.mark.parametrize(
+    ("name", "spelling", "closest"),
+    [
+        ("LINKBACK_SENTLOG", "pelican", "LINKBACK_SENT_LOG"),
+        ("LINKBACK_TIMEOUTS", "pelican", "LINKBACK_TIMEOUT"),
+        ("sentlog", "plain", "sent_log"),
+        ("check_lives", "plain", "check_live"),
+    ],
+)
+def test_unknown_name_suggests_the_closest(name: str, spelling: str, closest: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_mapping({name: "x"}, spelling=spelling, environ={})
+    message = str(error.value)
+    assert name in message
+    assert closest in message
+
+
+def test_unknown_name_without_a_close_one_is_still_refused() -> None:
+    with pytest.raises(ConfigError, match="LINKBACK_ZZZZZZZZ"):
+        Settings.from_mapping({"LINKBACK_ZZZZZZZZ": 1}, spelling="pelican", environ={})
+
+
+def test_a_plain_name_is_unknown_in_pelican_spelling() -> None:
+    with pytest.raises(ConfigError, match="send"):
+        Settings.from_mapping({"send": True}, spelling="pelican", environ={})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "kind"),
+    [
+        ("LINKBACK_TIMEOUT", "soon", "number"),
+        ("LINKBACK_CONCURRENCY", 2.5, "whole number"),
+        ("LINKBACK_CONCURRENCY", [1], "integer"),
+        ("LINKBACK_SEND", "maybe", "boolean"),
+        ("LINKBACK_SEND", 2, "boolean"),
+        ("LINKBACK_PROTOCOLS", [1, 2], "list of strings"),
+        ("LINKBACK_SENT_LOG", 12, "string"),
+        ("LINKBACK_EXCLUDE", {"a": 1}, "list of strings"),
+    ],
+)
+def test_ill_typed_value_names_setting_and_type(name: str, value: object, kind: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_mapping({name: value}, spelling="pelican", environ={})
+    message = str(error.value)
+    assert name in message
+    assert kind in message
+
+
+def test_ill_typed_value_in_plain_spelling_names_the_plain_setting() -> None:
+    with pytest.raises(ConfigError, match=r"^timeout\b.*number"):
+        Settings.from_mapping({"timeout": "soon"}, environ={})
+
+
+def test_zero_or_negative_limits_are_refused() -> None:
+    for name in ("timeout", "concurrency", "per_host", "max_page_bytes", "max_attempts"):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_mapping({name: 0}, environ={})
+
+
+def test_unknown_protocol_is_refused() -> None:
+    with pytest.raises(ConfigError, match="smoke-signal"):
+        Settings.from_mapping({"protocols": ["webmention", "smoke-signal"]}, environ={})
+
+
+def test_bad_exclude_pattern_is_refused() -> None:
+    with pytest.raises(ConfigError, match="exclude"):
+        Settings.from_mapping({"exclude": ["("]}, environ={})
+
+
+def test_strings_from_the_command_line_are_converted() -> None:
+    settings = Settings.from_mapping(
+        {"send": "yes", "timeout": "2.5", "per_host": "4", "check_live": "off"}, environ={}
+    )
+    assert settings.send is True
+    assert settings.timeout == 2.5
+    assert settings.per_host == 4
+    assert settings.check_live is False
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("0", False)])
+@pytest.mark.parametrize("configured", [True, False])
+def test_environment_overrides_send(value: str, expected: bool, configured: bool) -> None:
+    settings = Settings.from_mapping(
+        {"LINKBACK_SEND": configured}, spelling="pelican", environ={"LINKBACK_SEND": value}
+    )
+    assert settings.send is expected
+
+
+def test_environment_override_is_read_from_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINKBACK_SEND", "1")
+    assert Settings.from_mapping({}).send is True
+    monkeypatch.setenv("LINKBACK_SEND", "0")
+    assert Settings.from_mapping({"send": True}).send is False
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="LINKBACK_SEND"):
+        Settings.from_mapping({}, environ={"LINKBACK_SEND": "perhaps"})
+
+
+def test_sent_log_is_relative_to_the_settings_folder(tmp_path: Path) -> None:
+    settings = Settings.from_mapping({}, base_dir=tmp_path, environ={})
+    assert settings.sent_log_path == tmp_path / "linkback-sent.json"
+    absolute = tmp_path / "elsewhere" / "log.json"
+    settings = Settings.from_mapping({"sent_log": str(absolute)}, base_dir=tmp_path, environ={})
+    assert settings.sent_log_path == absolute
+
+
+@pytest.mark.parametrize("site_url", ["", "/blog", "my.blog", "ftp://my.blog"])
+def test_sending_needs_an_absolute_http_site_url(site_url: str, tmp_path: Path) -> None:
+    settings = Settings.from_mapping({}, site_url=site_url, base_dir=tmp_path, environ={})
+    with pytest.raises(ConfigError, match="site"):
+        settings.check_for_sending()
+
+
+def test_sent_log_inside_the_output_folder_is_refused(tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    settings = Settings.from_mapping(
+        {"sent_log": "output/linkback-sent.json"},
+        site_url="https://my.blog",
+        base_dir=tmp_path,
+        environ={},
+    )
+    with pytest.raises(ConfigError, match="output"):
+        settings.check_for_sending(output)
+    settings.check_for_sending(tmp_path / "elsewhere")
+
+
+def test_user_agent_names_linkback_and_the_site() -> None:
+    settings = Settings.from_mapping({}, site_url="https://my.blog", environ={})
+    assert settings.agent.startswith("linkback/")
+    assert "https://my.blog" in settings.agent
+    custom = Settings.from_mapping({"user_agent": "Mine/1"}, environ={})
+    assert custom.agent == "Mine/1"
