@@ -75,7 +75,9 @@ def trackback_block(page_url: str, title: str, settings: Settings) -> str:
     block = "\n" + trackback_rdf(page_url, title, uri)
     if settings.show_trackback_uri:
         link = escape(uri)
-        block += f'\n<p class="linkback-trackback-uri">Trackback URI: <a href="{link}">{link}</a></p>'
+        block += (
+            f'\n<p class="linkback-trackback-uri">Trackback URI: <a href="{link}">{link}</a></p>'
+        )
     return block + "\n"
 
 
@@ -105,9 +107,7 @@ def add_after_content(html: str, content: str, block: str) -> str:
     if position >= 0:
         end = position + len(content)
         return html[:end] + block + html[end:]
-    match = None
-    for match in _BODY_END.finditer(html):
-        pass
-    if match is None:
+    body_ends = [match.start() for match in _BODY_END.finditer(html)]
+    if not body_ends:
         return html + block
-    return html[: match.start()] + block + html[match.start() :]
+    return html[: body_ends[-1]] + block + html[body_ends[-1] :]

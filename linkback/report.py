@@ -44,7 +44,10 @@ class Report:
         """One line, e.g. ``linkback: 12 links in 3 pages: 10 sent (...), 2 already sent``."""
         head = f"linkback: {self.links} links in {self.pages} pages"
         if not self.sending:
-            return f"linkback: {self.new} new links in {self.pages} pages; not sending ({send_setting} is off)"
+            return (
+                f"linkback: {self.new} new links in {self.pages} pages; "
+                f"not sending ({send_setting} is off)"
+            )
         parts = []
         if self.dry_run:
             parts.append(f"{self.would_send} would be sent (dry run)")
@@ -55,7 +58,9 @@ class Report:
         parts.append(f"{self.already} already sent")
         parts.append(f"{self.no_endpoint} without endpoint")
         if self.pending:
-            parts.append(f"{self.pending} pending until live (run `linkback deliver` after the upload)")
+            parts.append(
+                f"{self.pending} pending until live (run `linkback deliver` after the upload)"
+            )
         if self.skipped:
             parts.append(f"{self.skipped} skipped by safety rules")
         if self.failed:

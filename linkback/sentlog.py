@@ -1,9 +1,259 @@
-"""The sent-log: load, lock, record, atomic save."""
+"""The sent-log: load, lock, record, atomic save.
+
+Results are saved as they complete, by a writer thread, so a build killed at any moment
+loses at most the pings in flight. Each save replaces the file atomically (temporary file,
+fsync, rename). Serialising a big log on every result would cost O(links) each time, so the
+JSON text of each source is cached and only the sources that changed are serialised again.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
 from .settings import ConfigError
+
+VERSION = 1
+STATUSES = ("sent", "no-endpoint", "failed", "skipped", "pending")
+SETTLED = ("sent", "no-endpoint", "skipped")
+LOCK_WAIT_SECONDS = 60.0
+
+Entry = dict[str, Any]
 
 
 class SentLogError(ConfigError):
     """The sent-log cannot be read or is held by another run; sending must not start."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_links(path: Path) -> dict[str, dict[str, Entry]]:
+    """Parse and check a sent-log; a missing file is an empty log, a bad one an error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise SentLogError(f"cannot read the sent-log {path}: {error}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SentLogError(
+            f"the sent-log {path} is not valid JSON ({error}); it was left untouched. "
+            "Repair it or move it away (an empty log would ping every link again)"
+        ) from None
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        version = data.get("version") if isinstance(data, dict) else None
+        raise SentLogError(
+            f"the sent-log {path} has unknown version {version!r} (expected {VERSION}); "
+            "it was left untouched"
+        )
+    links = data.get("links", {})
+    if not isinstance(links, dict) or not all(
+        isinstance(targets, dict) and all(isinstance(entry, dict) for entry in targets.values())
+        for targets in links.values()
+    ):
+        raise SentLogError(
+            f"the sent-log {path} does not have the shape "
+            '{"version": 1, "links": {source: {target: entry}}}; it was left untouched'
+        )
+    return links
+
+
+def is_settled(entry: Entry | None) -> bool:
+    """True when a pair must not be contacted again in a build."""
+    if entry is None:
+        return False
+    status = entry.get("status")
+    return status in SETTLED or (status == "failed" and not entry.get("retry"))
+
+
+class SentLog:
+    """An open sent-log: held under a cross-process lock from load to close.
+
+    Use :meth:`open` (which locks and loads) as a context manager. ``writable=False`` (dry
+    runs) keeps everything in memory.
+    """
+
+    def __init__(self, path: Path, *, writable: bool = True, logger: logging.Logger | None = None):
+        self.path = path
+        self.writable = writable
+        self.logger = logger or logging.getLogger("linkback")
+        self.links: dict[str, dict[str, Entry]] = {}
+        self._lock = FileLock(str(path) + ".lock") if writable else None
+        self._fragments: dict[str, str] = {}
+        self._changed: set[str] = set()
+        self._version = 0
+        self._written = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._error: BaseException | None = None
+        self._writer: threading.Thread | None = None
+
+    @classmethod
+    def open(
+        cls, path: Path, *, writable: bool = True, logger: logging.Logger | None = None
+    ) -> SentLog:
+        log = cls(path, writable=writable, logger=logger)
+        log._acquire()
+        try:
+            log.links = read_links(path)
+            log._changed = set(log.links)
+        except BaseException:
+            log._release()
+            raise
+        return log
+
+    def __enter__(self) -> SentLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _acquire(self) -> None:
+        if self._lock is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=0)
+            return
+        except Timeout:
+            self.logger.warning(
+                "linkback: waiting for another run that holds %s", self._lock.lock_file
+            )
+        try:
+            self._lock.acquire(timeout=LOCK_WAIT_SECONDS)
+        except Timeout:
+            raise SentLogError(
+                f"another linkback run holds {self._lock.lock_file} (waited "
+                f"{LOCK_WAIT_SECONDS:g} s); try again when it has finished"
+            ) from None
+
+    def _release(self) -> None:
+        if self._lock is not None and self._lock.is_locked:
+            self._lock.release()
+
+    def get(self, source: str, target: str) -> Entry | None:
+        return self.links.get(source, {}).get(target)
+
+    def entries(self) -> Iterator[tuple[str, str, Entry]]:
+        for source, targets in self.links.items():
+            for target, entry in targets.items():
+                yield source, target, entry
+
+    def record(self, source: str, target: str, entry: Entry) -> None:
+        """Store one result; the writer thread saves it at once (coalescing bursts)."""
+        with self._cond:
+            self.links.setdefault(source, {})[target] = entry
+            self._changed.add(source)
+            self._version += 1
+            if self.writable:
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._write_loop, name="linkback-sentlog", daemon=True
+                    )
+                    self._writer.start()
+                self._cond.notify_all()
+
+    def flush(self) -> None:
+        """Wait until everything recorded so far is on disk."""
+        with self._cond:
+            while self._writer is not None and self._written < self._version and not self._error:
+                self._cond.wait()
+            if self._error is not None:
+                raise SentLogError(f"cannot write the sent-log {self.path}: {self._error}")
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            with self._cond:
+                self._closing = True
+                self._cond.notify_all()
+            if self._writer is not None:
+                self._writer.join()
+            self._release()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._written == self._version and not self._closing:
+                    self._cond.wait()
+                if self._written == self._version:
+                    return
+                version = self._version
+                text = self._render()
+            try:
+                self._replace(text)
+            except OSError as error:
+                with self._cond:
+                    self._error = error
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._written = version
+                self._cond.notify_all()
+
+    def _render(self) -> str:
+        """``json.dumps(data, indent=2, sort_keys=True)``, re-serialising changed sources only."""
+        for source in self._changed:
+            fragment = json.dumps(self.links[source], indent=2, sort_keys=True, ensure_ascii=False)
+            self._fragments[source] = fragment.replace("\n", "\n    ")
+        self._changed.clear()
+        if not self._fragments:
+            body = "{}"
+        else:
+            items = ",\n    ".join(
+                f"{json.dumps(source, ensure_ascii=False)}: {self._fragments[source]}"
+                for source in sorted(self._fragments)
+            )
+            body = "{\n    " + items + "\n  }"
+        return f'{{\n  "links": {body},\n  "version": {VERSION}\n}}\n'
+
+    def _replace(self, text: str) -> None:
+        directory = self.path.parent
+        fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, _mode_of(self.path))
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        if hasattr(os, "O_DIRECTORY"):
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def _read_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_NEW_FILE_MODE = 0o666 & ~_read_umask()  # read once: os.umask is process-wide
+
+
+def _mode_of(path: Path) -> int:
+    """Keep the log's permissions (mkstemp would make it private)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return _NEW_FILE_MODE

@@ -6,6 +6,7 @@ Pelican spells a setting ``LINKBACK_NAME``, MkDocs and the command line spell it
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import os
@@ -122,7 +123,9 @@ class Settings:
                 raise ConfigError(unknown_setting_message(raw_name, known))
             chosen[option.name] = coerce(option, raw_value, _spelled(option, spelling))
         if "LINKBACK_SEND" in environ:
-            chosen["send"] = coerce(OPTIONS_BY_NAME["send"], environ["LINKBACK_SEND"], "LINKBACK_SEND")
+            chosen["send"] = coerce(
+                OPTIONS_BY_NAME["send"], environ["LINKBACK_SEND"], "LINKBACK_SEND"
+            )
         for name in ("protocols", "exclude"):
             if name in chosen:
                 chosen[name] = tuple(chosen[name])
@@ -138,7 +141,9 @@ class Settings:
                 patterns.append(re.compile(pattern))
             except re.error as error:
                 name = _spelled(OPTIONS_BY_NAME["exclude"], spelling)
-                raise ConfigError(f"{name}: {pattern!r} is not a regular expression: {error}")
+                raise ConfigError(
+                    f"{name}: {pattern!r} is not a regular expression: {error}"
+                ) from None
         return cls(
             **chosen,
             site_url=site_url or "",
@@ -155,7 +160,11 @@ class Settings:
         """The User-Agent: site operators can tell who pinged them and find the site."""
         if self.user_agent:
             return self.user_agent
-        return f"linkback/{__version__} (+{self.site_url})" if self.site_url else f"linkback/{__version__}"
+        return (
+            f"linkback/{__version__} (+{self.site_url})"
+            if self.site_url
+            else f"linkback/{__version__}"
+        )
 
     @property
     def sent_log_path(self) -> Path:
@@ -210,15 +219,15 @@ def coerce(option: Option, value: Any, shown_name: str) -> Any:
             return list(value)
     elif kind in (int, float):
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = kind(value)
-            except ValueError:
-                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if kind is int and value != int(value):
                 raise ConfigError(f"{shown_name} must be a whole number, got {value!r}")
             if option.minimum is not None and value < option.minimum:
-                raise ConfigError(f"{shown_name} must be at least {option.minimum:g}, got {value!r}")
+                raise ConfigError(
+                    f"{shown_name} must be at least {option.minimum:g}, got {value!r}"
+                )
             return kind(value)
     elif isinstance(value, str):
         return value

@@ -45,5 +45,7 @@ class Source:
         value = self._meta("trackbacks")
         if not value:
             return ()
-        items = value if isinstance(value, (list, tuple)) else str(value).replace("\n", ",").split(",")
+        items = (
+            value if isinstance(value, (list, tuple)) else str(value).replace("\n", ",").split(",")
+        )
         return tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))

@@ -1,0 +1,59 @@
+"""Content HTML -> the outbound targets of one source page."""
+
+from __future__ import annotations
+
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+from .settings import Settings
+
+
+def parse_fragment(html: str) -> etree._Element | None:
+    """Parse content HTML (a fragment or a document); None when there is nothing to parse."""
+    if not html or not html.strip():
+        return None
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def hrefs(tree: etree._Element | None) -> list[str]:
+    """Every ``<a href>`` of a parsed tree, in document order, as written."""
+    if tree is None:
+        return []
+    return [href for href in tree.xpath("//a/@href") if isinstance(href, str)]
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def absolute_targets(raw_hrefs: list[str], page_url: str) -> list[str]:
+    """Absolute http(s) URLs without fragment, each once, in order; otherwise as written."""
+    targets: dict[str, None] = {}
+    for href in raw_hrefs:
+        href = href.strip()
+        if not href:
+            continue
+        try:
+            url = urldefrag(urljoin(page_url, href)).url
+            parts = urlsplit(url)
+        except ValueError:  # e.g. a malformed IPv6 literal
+            continue
+        if parts.scheme in ("http", "https") and parts.hostname:
+            targets[url] = None
+    return list(targets)
+
+
+def extract_links(content_html: str, page_url: str, settings: Settings) -> list[str]:
+    """The targets a source pings: outbound, not excluded, each once (SPEC "What is sent")."""
+    site_host = host_of(settings.site_url) or host_of(page_url)
+    return [
+        url
+        for url in absolute_targets(hrefs(parse_fragment(content_html)), page_url)
+        if host_of(url) != site_host
+        and not any(pattern.search(url) for pattern in settings.exclude_patterns)
+    ]

@@ -1,0 +1,201 @@
+"""The three senders, and how each answer is classified: sent, transient or permanent failure."""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import time
+import xmlrpc.client
+from dataclasses import dataclass
+from xml.parsers import expat
+
+import lxml.html
+from lxml import etree
+
+from .http import Client, FetchError, Response
+
+TRACKBACK_EXCERPT_LIMIT = 255
+DEFAULT_RATE_LIMIT_PAUSE = 20.0
+# Pingback 1.0 fault codes, and 429 as WordPress uses it for "one ping per 15 s".
+_PINGBACK_ALREADY = 48
+_PINGBACK_TRANSIENT = {0, 16, 17, 50, 429}
+_PINGBACK_REASONS = {
+    0: "generic fault (WordPress: source not reachable or not linking yet)",
+    16: "source does not exist (not deployed yet?)",
+    17: "source does not link to target (not deployed yet?)",
+    32: "target does not exist",
+    33: "target cannot be used as a target",
+    48: "already registered",
+    49: "access denied",
+    50: "receiver could not reach an upstream server",
+    429: "rate limited",
+}
+_SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Everything a ping needs, so a pending one can be sent later without the build."""
+
+    source: str
+    target: str
+    title: str = ""
+    excerpt: str = ""
+    blog_name: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one ping or discovery; ``pause`` asks the scheduler to rest the host."""
+
+    sent: bool
+    detail: str
+    transient: bool = False
+    blocked: bool = False
+    pause: float | None = None
+
+
+def plain_excerpt(html_or_text: str, limit: int = TRACKBACK_EXCERPT_LIMIT) -> str:
+    """Trackback excerpts are plain text of at most 255 characters."""
+    text = html_or_text or ""
+    if "<" in text:
+        with contextlib.suppress(etree.ParserError, ValueError):
+            text = lxml.html.fragment_fromstring(text, create_parent="div").text_content()
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def failure_of(error: FetchError) -> Outcome:
+    return Outcome(False, str(error), transient=error.transient, blocked=error.blocked)
+
+
+def http_failure(response: Response) -> Outcome | None:
+    """The classification every protocol shares for a non-2xx answer, None for 2xx."""
+    status = response.status
+    if 200 <= status < 300:
+        return None
+    detail = f"HTTP {status}"
+    if status == 429:
+        return Outcome(False, detail, transient=True, pause=retry_after(response))
+    return Outcome(False, detail, transient=status >= 500)
+
+
+def retry_after(response: Response) -> float:
+    """Seconds from a Retry-After header (delta or HTTP date), else the default pause."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    if value:
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            pass
+    return DEFAULT_RATE_LIMIT_PAUSE
+
+
+def send_webmention(client: Client, endpoint: str, ping: Ping) -> Outcome:
+    """W3C Webmention 3.1.3: any 2xx is success (201 and 202 say "queued")."""
+    try:
+        response = client.post(endpoint, data={"source": ping.source, "target": ping.target})
+    except FetchError as error:
+        return failure_of(error)
+    return http_failure(response) or Outcome(True, f"HTTP {response.status}")
+
+
+class _SafeExpatParser(xmlrpc.client.ExpatParser):
+    """xmlrpc's own parser, refusing any DTD: no entity can be declared, so none expands."""
+
+    def __init__(self, target: xmlrpc.client.Unmarshaller) -> None:
+        super().__init__(target)
+        self._parser.StartDoctypeDeclHandler = self._refuse  # type: ignore[attr-defined]
+        self._parser.EntityDeclHandler = self._refuse  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _refuse(*_args: object) -> None:
+        raise ValueError("XML-RPC answer declares a DTD or entities; refused")
+
+
+def parse_xmlrpc(body: bytes) -> tuple[object, ...]:
+    """``xmlrpc.client.loads`` without entity expansion; raises Fault, ValueError, ExpatError."""
+    unmarshaller = xmlrpc.client.Unmarshaller()
+    parser = _SafeExpatParser(unmarshaller)
+    parser.feed(body)
+    parser.close()
+    return unmarshaller.close()
+
+
+def send_pingback(client: Client, endpoint: str, ping: Ping) -> Outcome:
+    """Pingback 1.0: ``pingback.ping(source, target)``; the fault code decides what follows."""
+    payload = xmlrpc.client.dumps((ping.source, ping.target), "pingback.ping", encoding="utf-8")
+    try:
+        response = client.post(
+            endpoint,
+            data=payload.encode("utf-8"),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+    except FetchError as error:
+        return failure_of(error)
+    failure = http_failure(response)
+    if failure:
+        return failure
+    try:
+        result = parse_xmlrpc(response.body)
+    except xmlrpc.client.Fault as fault:
+        return _pingback_fault(fault)
+    except (ValueError, expat.ExpatError, xmlrpc.client.ResponseError, TypeError) as error:
+        return Outcome(False, f"malformed XML-RPC answer: {error}")
+    if result and isinstance(result[0], str):
+        return Outcome(True, f"pingback accepted: {result[0][:120]}")
+    return Outcome(False, "malformed XML-RPC answer: no string result")
+
+
+def _pingback_fault(fault: xmlrpc.client.Fault) -> Outcome:
+    try:
+        code = int(fault.faultCode)
+    except (TypeError, ValueError):
+        return Outcome(False, f"malformed XML-RPC fault: {fault.faultCode!r}")
+    detail = f"fault {code}: {_PINGBACK_REASONS.get(code, str(fault.faultString)[:120])}"
+    if code == _PINGBACK_ALREADY:
+        return Outcome(True, detail)
+    if code == 429:
+        return Outcome(False, detail, transient=True, pause=DEFAULT_RATE_LIMIT_PAUSE)
+    return Outcome(False, detail, transient=code in _PINGBACK_TRANSIENT)
+
+
+def send_trackback(client: Client, endpoint: str, ping: Ping) -> Outcome:
+    """Trackback: a form POST; ``<error>0</error>`` is success, else ``<message>`` says why."""
+    form = {
+        "url": ping.source,
+        "title": ping.title,
+        "excerpt": plain_excerpt(ping.excerpt),
+        "blog_name": ping.blog_name,
+    }
+    try:
+        response = client.post(
+            endpoint,
+            data=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+    except FetchError as error:
+        return failure_of(error)
+    failure = http_failure(response)
+    if failure:
+        return failure
+    try:
+        root = etree.fromstring(response.body, parser=_SAFE_XML)
+    except etree.XMLSyntaxError as error:
+        return Outcome(False, f"malformed trackback answer: {error}")
+    code = (root.findtext("error") or "").strip() if root is not None else ""
+    if code == "0":
+        return Outcome(True, "trackback accepted")
+    if not code:
+        return Outcome(False, "malformed trackback answer: no <error> element")
+    message = (root.findtext("message") or "").strip()
+    return Outcome(False, f"trackback error {code}: {message or 'no message'}"[:300])
+
+
+SENDERS = {
+    "webmention": send_webmention,
+    "pingback": send_pingback,
+    "trackback": send_trackback,
+}
