@@ -1,0 +1,176 @@
+"""MkDocs events -> linkback core: options, discovery tags, trackback URIs, and the pings.
+
+Every page is a source. Pings go out once the whole site is written (``on_post_build``) and
+only in ``mkdocs build`` / ``mkdocs gh-deploy``: a ``mkdocs serve`` rebuild on every save
+must never notify anyone nor touch the sent-log.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import click
+import lxml.html
+from mkdocs.config import base
+from mkdocs.config.config_options import ValidationError
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+
+import linkback
+from linkback import ConfigError, Settings, Source, pages
+from linkback.settings import OPTIONS_BY_NAME, unknown_setting_message
+
+if TYPE_CHECKING:
+    from mkdocs.config.base import ConfigErrors, ConfigWarnings
+    from mkdocs.config.defaults import MkDocsConfig
+    from mkdocs.structure.files import Files
+    from mkdocs.structure.pages import Page
+
+log = logging.getLogger("mkdocs.plugins.linkback")
+
+T = TypeVar("T")
+
+
+class Setting(base.BaseConfigOption[T]):
+    """One row of linkback's settings table, checked by the core so that MkDocs, Pelican and
+    the command line accept and refuse exactly the same values, with the same messages."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.option = OPTIONS_BY_NAME[name]
+        self.default = self.option.default
+
+    def run_validation(self, value: object) -> T:
+        if self.option.kind is bool and value in (0, 1) and not isinstance(value, bool):
+            value = bool(value)  # `!ENV [LINKBACK_SEND, false]` reads LINKBACK_SEND=1 as 1
+        try:
+            checked = Settings.from_mapping({self.option.name: value}, environ={})
+        except ConfigError as error:
+            raise ValidationError(str(error)) from None
+        return getattr(checked, self.option.name)
+
+
+class LinkbackConfig(base.Config):
+    """The options under ``- linkback:`` in mkdocs.yml: the SPEC settings table."""
+
+    send = Setting[bool]("send")
+    sent_log = Setting[str]("sent_log")
+    protocols = Setting[tuple[str, ...]]("protocols")
+    exclude = Setting[tuple[str, ...]]("exclude")
+    timeout = Setting[float]("timeout")
+    concurrency = Setting[int]("concurrency")
+    per_host = Setting[int]("per_host")
+    max_page_bytes = Setting[int]("max_page_bytes")
+    max_attempts = Setting[int]("max_attempts")
+    user_agent = Setting[str | None]("user_agent")
+    allow_private = Setting[bool]("allow_private")
+    dry_run = Setting[bool]("dry_run")
+    check_live = Setting[bool]("check_live")
+    webmention_endpoint = Setting[str | None]("webmention_endpoint")
+    pingback_endpoint = Setting[str | None]("pingback_endpoint")
+    trackback_endpoint = Setting[str | None]("trackback_endpoint")
+    show_trackback_uri = Setting[bool]("show_trackback_uri")
+
+
+class LinkbackPlugin(BasePlugin[LinkbackConfig]):
+    """Makes every page discoverable by other blogs, and pings the pages it links to."""
+
+    def __init__(self) -> None:
+        self.command = "build"
+        self.settings = Settings()
+        self.sources: list[Source] = []
+
+    def load_config(
+        self, options: dict[str, Any], config_file_path: str | None = None
+    ) -> tuple[ConfigErrors, ConfigWarnings]:
+        """MkDocs only warns about an unknown option, but a typo such as ``sentlog`` would
+        silently keep the sent-log elsewhere: make it an error that suggests the right name."""
+        errors, warnings = super().load_config(options, config_file_path)
+        known = [name for name, _ in self.config_scheme]
+        unknown = [name for name in options if name not in known]
+        errors.extend(
+            (name, ValidationError(unknown_setting_message(name, known))) for name in unknown
+        )
+        return errors, [item for item in warnings if item[0] not in unknown]
+
+    def on_startup(self, *, command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
+        self.command = command
+
+    def serving(self) -> bool:
+        """True under ``mkdocs serve``, which announces itself as "build" when run with
+        ``--clean``; its command line context still names it."""
+        context = click.get_current_context(silent=True)
+        return self.command == "serve" or (context is not None and context.info_name == "serve")
+
+    def on_config(self, config: MkDocsConfig) -> None:
+        config_file = config.config_file_path
+        try:
+            self.settings = Settings.from_mapping(
+                dict(self.config),
+                spelling="plain",
+                site_url=config.site_url or "",
+                blog_name=config.site_name,
+                base_dir=Path(config_file).parent if config_file else Path.cwd(),
+            )
+            if self.settings.send and not self.serving():
+                self.settings.check_for_sending(config.site_dir)
+        except ConfigError as error:
+            raise PluginError(str(error)) from None
+        if self.settings.trackback_endpoint and not config.site_url:
+            log.warning("linkback: trackback_endpoint needs site_url; no trackback URI is added")
+        self.sources = []
+
+    def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        """Give themes ``page.meta.trackback_uri`` before the page is rendered."""
+        source = self.source(page)
+        if source is not None and source.enabled:
+            uri = pages.trackback_uri(source.url, self.settings.trackback_endpoint)
+            if uri:
+                page.meta["trackback_uri"] = uri
+        return html
+
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
+        output = pages.add_head_tags(output, self.settings)
+        source = self.source(page)
+        if source is None or not source.enabled:
+            return output
+        block = pages.trackback_block(source.url, source.title, self.settings)
+        self.sources.append(source)
+        return pages.add_after_content(output, page.content or "", block)
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        if self.serving():
+            log.debug("linkback: nothing is sent while serving")
+            return
+        try:
+            report = linkback.send(
+                self.sources, self.settings, logger=log, output_dir=config.site_dir
+            )
+        except ConfigError as error:  # also an unreadable or locked sent-log
+            raise PluginError(str(error)) from None
+        log.info(report.summary(send_setting="send"))
+
+    def source(self, page: Page) -> Source | None:
+        """The page as the core sees it; None when it has no absolute URL (no site_url)."""
+        if not page.canonical_url:
+            return None
+        return Source(
+            url=page.canonical_url,
+            title=page.title or "",
+            content=page.content or "",
+            excerpt=excerpt(page),
+            metadata=page.meta,
+        )
+
+
+def excerpt(page: Page) -> str:
+    """What a trackback shows of the page: its description, else its first paragraph."""
+    description = page.meta.get("description")
+    if description:
+        return str(description)
+    if not (page.content or "").strip():
+        return ""
+    paragraph = lxml.html.fragment_fromstring(page.content, create_parent="div").find(".//p")
+    return " ".join(paragraph.text_content().split()) if paragraph is not None else ""
