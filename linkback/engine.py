@@ -31,8 +31,8 @@ PAUSE_BUDGET_SECONDS = 60.0  # rate-limit pauses a run accepts before leaving th
 
 
 def host_key(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+    """Politeness is per host name, whatever the port or scheme."""
+    return (urlsplit(url).hostname or "").lower()
 
 
 @dataclass

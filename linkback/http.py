@@ -220,7 +220,7 @@ class Client:
         self.session.headers["User-Agent"] = settings.agent
         self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         adapter = _GuardedAdapter(
-            pool_connections=max(64, settings.concurrency * 4),
+            pool_connections=max(256, settings.concurrency * 8),  # hosts kept warm
             pool_maxsize=max(settings.per_host, 2),
             max_retries=0,
         )
