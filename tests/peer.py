@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import xmlrpc.client
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from functools import partial
@@ -51,6 +51,7 @@ class Received:
 
 
 Route = Callable[["PeerHandler"], None]
+Headers = Mapping[str, str] | Iterable[tuple[str, str]]  # pairs: a header may repeat
 
 
 class _Server(ThreadingHTTPServer):
@@ -64,7 +65,9 @@ class _Background:
     server: ThreadingHTTPServer
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it, once per test.
+        serve = partial(self.server.serve_forever, poll_interval=0.02)
+        self._thread = threading.Thread(target=serve, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -112,7 +115,7 @@ class Peer(_Background):
         path: str,
         body: bytes | str,
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: Headers | None = None,
         status: int = 200,
         content_type: str = "text/html; charset=utf-8",
         method: str = "GET",
@@ -238,12 +241,13 @@ class PeerHandler(BaseHTTPRequestHandler):
         body: bytes | str = b"",
         *,
         content_type: str = "text/html; charset=utf-8",
-        headers: Mapping[str, str] | None = None,
+        headers: Headers | None = None,
     ) -> None:
         data = body.encode() if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        for name, value in (headers or {}).items():
+        pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+        for name, value in pairs:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
