@@ -92,6 +92,8 @@ class Peer(_Background):
         self.received: list[Received] = []
         self.requests: list[tuple[str, str]] = []
         self.headers: list[Message] = []  # the headers of each request, in order
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at one time
         self._lock = threading.Lock()
         self._routes: dict[tuple[str, str], Route] = {}
         self.server = _Server((host, 0), PeerHandler)
@@ -132,6 +134,31 @@ class Peer(_Background):
         self._routes[(method.upper(), path)] = route
         return self.url(path)
 
+    def add_endpoint(self, path: str, *answers: Answer) -> ScriptedEndpoint:
+        """A POST endpoint giving ``answers`` in turn (the last one repeats)."""
+        endpoint = ScriptedEndpoint(self.url(path), answers or (Answer(),))
+        self.add_handler(path, endpoint, method="POST")
+        return endpoint
+
+    def add_target(
+        self,
+        name: str,
+        *,
+        webmention: str | None = None,
+        pingback: str | None = None,
+        trackback: str | None = None,
+    ) -> str:
+        """A page at ``/t/<name>/`` that advertises the given endpoint URLs; returns its URL."""
+        url = self.url(f"/t/{name}/")
+        headers = {}
+        if webmention:
+            headers["Link"] = f'<{webmention}>; rel="webmention"'
+        if pingback:
+            headers["X-Pingback"] = pingback
+        rdf = trackback_rdf(url, trackback) if trackback else ""
+        html = f"<!DOCTYPE html><html><head><title>{name}</title></head><body>{rdf}</body></html>"
+        return self.add_page(f"/t/{name}/", html, headers=headers)
+
     def received_by(self, protocol: str) -> list[Received]:
         with self._lock:
             return [item for item in self.received if item.protocol == protocol]
@@ -147,6 +174,12 @@ class Peer(_Background):
         with self._lock:
             self.requests.append((handler.command, handler.path))
             self.headers.append(handler.headers)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _record(self, item: Received) -> bool:
         """Keep an accepted ping; False when this pingback was registered before."""
@@ -190,6 +223,65 @@ class Peer(_Background):
         return None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One scripted HTTP answer."""
+
+    status: int = 202
+    body: bytes | str = ""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: Mapping[str, str] | None = None
+
+
+class ScriptedEndpoint:
+    """Answers POSTs with chosen answers and keeps each request body."""
+
+    def __init__(self, url: str, answers: tuple[Answer, ...]) -> None:
+        self.url = url
+        self.answers = answers
+        self.bodies: list[bytes] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, handler: PeerHandler) -> None:
+        body = handler.read_body()
+        with self._lock:
+            self.bodies.append(body)
+            answer = self.answers[min(len(self.bodies), len(self.answers)) - 1]
+        handler.reply(
+            answer.status, answer.body, content_type=answer.content_type, headers=answer.headers
+        )
+
+    def forms(self) -> list[dict[str, str]]:
+        """The bodies as forms (webmention, trackback)."""
+        return [
+            {name: values[0] for name, values in parse_qs(body.decode("utf-8")).items()}
+            for body in self.bodies
+        ]
+
+    def calls(self) -> list[tuple[object, ...]]:
+        """The bodies as XML-RPC parameters (pingback)."""
+        return [xmlrpc.client.loads(body)[0] for body in self.bodies]
+
+
+def xmlrpc_answer(result: str | int, *, fault: bool = False) -> Answer:
+    """An XML-RPC answer: a string result, or with ``fault`` a fault of code ``result``."""
+    value = xmlrpc.client.Fault(result, f"fault {result}") if fault else (result,)
+    body = xmlrpc.client.dumps(value, methodresponse=True)  # type: ignore[arg-type]
+    return Answer(200, body, "text/xml; charset=utf-8")
+
+
+def trackback_rdf(url: str, ping: str) -> str:
+    """The Trackback auto-discovery block of the page ``url``, inside an HTML comment."""
+    return (
+        '<!--\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"\n'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+        ' xmlns:trackback="http://madskills.com/public/xml/rss/module/trackback/">\n'
+        f'<rdf:Description rdf:about="{escape(url)}" dc:identifier="{escape(url)}"\n'
+        f' dc:title="post" trackback:ping="{escape(ping)}" />\n'
+        "</rdf:RDF>\n-->"
+    )
+
+
 def post_page(peer: Peer, kind: str, slug: str) -> tuple[str, dict[str, str]]:
     """The HTML and headers of one post; each protocol advertised as WordPress does."""
     url = peer.post_url(kind, slug)
@@ -204,15 +296,7 @@ def post_page(peer: Peer, kind: str, slug: str) -> tuple[str, dict[str, str]]:
         headers["X-Pingback"] = peer.url("/xmlrpc")
         head.append(f'<link rel="pingback" href="{escape(peer.url("/xmlrpc"))}">')
     if "trackback" in protocols:
-        ping = peer.url(f"/trackback/{kind}/{slug}")
-        extra = (
-            '<!--\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"\n'
-            ' xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
-            ' xmlns:trackback="http://madskills.com/public/xml/rss/module/trackback/">\n'
-            f'<rdf:Description rdf:about="{escape(url)}" dc:identifier="{escape(url)}"\n'
-            f' dc:title="{escape(slug)}" trackback:ping="{escape(ping)}" />\n'
-            "</rdf:RDF>\n-->"
-        )
+        extra = trackback_rdf(url, peer.url(f"/trackback/{kind}/{slug}"))
     html = (
         f"<!DOCTYPE html>\n<html><head>{''.join(head)}</head><body>"
         f"<article><h1>{escape(slug)}</h1><p>A post that accepts {escape(kind)}.</p></article>"
@@ -265,6 +349,12 @@ class PeerHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self.peer._log(self)
+        try:
+            self._answer()
+        finally:
+            self.peer._done()
+
+    def _answer(self) -> None:
         if self.peer.latency:
             time.sleep(self.peer.latency)
         path = urlsplit(self.path).path
