@@ -1,0 +1,347 @@
+"""The MkDocs plugin end to end: the real ``mkdocs`` command on a copy of the sample site.
+
+The peer blog runs on 127.0.0.2; the built site is served on 127.0.0.3, so that the live
+check and the peer's verification fetch real pages. Building straight into the served folder
+makes the pages live before the pings go out; the demo's path (build, upload, deliver) is
+tested as well.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from linkback.settings import OPTIONS
+from mkdocs_linkback.plugin import LinkbackConfig
+from tests.peer import Peer, StaticSite
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_site" / "mkdocs"
+SUMMARY = re.compile(r"INFO\s+-\s+(linkback: .*)")
+
+
+def load_demo_site() -> ModuleType:
+    """sample_site/mkdocs/demo_site.py, which is not a package: the demo runs it the same way."""
+    spec = importlib.util.spec_from_file_location("mkdocs_demo_site", SAMPLE / "demo_site.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+demo_site = load_demo_site()
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    with Peer("127.0.0.2") as running:
+        yield running
+
+
+@pytest.fixture
+def deployed(tmp_path: Path) -> Path:
+    folder = tmp_path / "deployed"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def site(deployed: Path) -> Iterator[StaticSite]:
+    with StaticSite(deployed, "127.0.0.3") as running:
+        yield running
+
+
+@pytest.fixture
+def docs(tmp_path: Path, peer: Peer) -> Path:
+    """A copy of the sample site whose links point at this test's peer."""
+    return demo_site.copy_site(tmp_path / "docs-site", peer.base_url)
+
+
+def build_live(docs: Path, site: StaticSite, *args: str, send: bool = True):
+    """``mkdocs build --strict`` straight into the served folder: pages are live when pinged."""
+    return demo_site.build(docs, site.url, "--strict", "-d", str(site.root), *args, send=send)
+
+
+def summary(result: subprocess.CompletedProcess[str]) -> str:
+    lines = SUMMARY.findall(result.stderr)
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def expected_pings(peer: Peer, site: StaticSite) -> set[tuple[str, str, str]]:
+    """What the sample site must send: one protocol per linked post, plus the manual trackback."""
+    return {
+        ("webmention", site.url, peer.post_url("webmention")),
+        ("pingback", site.url, peer.post_url("pingback")),
+        ("trackback", site.url + "guide/linking/", peer.post_url("trackback")),
+        ("webmention", site.url + "guide/linking/", peer.post_url("all")),
+        ("webmention", site.url + "news/", peer.post_url("all", "news")),
+        ("trackback", site.url + "news/", peer.post_url("all", "news")),
+    }
+
+
+def received(peer: Peer) -> list[tuple[str, str, str]]:
+    return [(item.protocol, item.source, item.target) for item in peer.received]
+
+
+def test_options_are_the_settings_table_with_its_defaults() -> None:
+    config = LinkbackConfig()
+    assert [name for name, _ in config._schema] == [option.name for option in OPTIONS]
+    assert config.validate() == ([], [])
+    assert dict(config) == {
+        "send": False,
+        "sent_log": "linkback-sent.json",
+        "protocols": ("webmention", "pingback", "trackback"),
+        "exclude": (),
+        "timeout": 15,
+        "concurrency": 32,
+        "per_host": 2,
+        "max_page_bytes": 1_000_000,
+        "max_attempts": 3,
+        "user_agent": None,
+        "allow_private": False,
+        "dry_run": False,
+        "check_live": True,
+        "webmention_endpoint": None,
+        "pingback_endpoint": None,
+        "trackback_endpoint": None,
+        "show_trackback_uri": True,
+    }
+
+
+def test_build_sends_each_ping_once_and_a_second_build_nothing(
+    docs: Path, peer: Peer, site: StaticSite
+) -> None:
+    first = build_live(docs, site)
+
+    assert first.returncode == 0, first.stderr
+    assert "WARNING" not in first.stderr
+    assert summary(first).startswith(
+        "linkback: 7 links in 3 pages: 6 sent (3 webmention, 1 pingback, 2 trackback), "
+        "0 already sent, 1 without endpoint in "
+    )
+    assert sorted(received(peer)) == sorted(expected_pings(peer, site))
+    manual = next(item for item in peer.received_by("trackback") if item.source.endswith("news/"))
+    assert (manual.title, manual.blog_name) == ("News", "Linkback sample docs")
+    assert manual.excerpt.startswith("We wrote about their announcement")
+    # The `linkback: false` page sends nothing: its target is not even fetched.
+    assert not [path for _, path in peer.requests if "private" in path]
+    log = json.loads((docs / "linkback-sent.json").read_text(encoding="utf-8"))
+    assert site.url + "private/" not in log["links"]
+
+    requests_before = len(peer.requests)
+    second = build_live(docs, site)
+
+    assert second.returncode == 0, second.stderr
+    assert summary(second).startswith("linkback: 7 links in 3 pages: 0 sent, 7 already sent, ")
+    assert len(peer.requests) == requests_before
+    assert len(peer.received) == 6
+
+
+def test_build_upload_deliver_as_the_demo_does(
+    tmp_path: Path, peer: Peer, site: StaticSite, deployed: Path
+) -> None:
+    folder = tmp_path / "demo"
+
+    assert demo_site.run(folder, peer.base_url, site.url, deployed) == 0
+
+    assert sorted(received(peer)) == sorted(expected_pings(peer, site))
+    log = json.loads((folder / "linkback-sent.json").read_text(encoding="utf-8"))
+    statuses = [entry["status"] for targets in log["links"].values() for entry in targets.values()]
+    assert sorted(statuses) == ["no-endpoint"] + ["sent"] * 6
+
+
+def test_a_build_without_send_contacts_nobody(docs: Path, peer: Peer, site: StaticSite) -> None:
+    result = build_live(docs, site, send=False)
+
+    assert result.returncode == 0, result.stderr
+    assert summary(result).startswith("linkback: 7 new links in 3 pages; not sending (send is off)")
+    assert peer.requests == []
+    assert not (docs / "linkback-sent.json").exists()
+
+
+def test_pages_carry_discovery_tags_and_trackback_block_once(
+    docs: Path, peer: Peer, site: StaticSite
+) -> None:
+    result = build_live(docs, site, send=False)
+    assert result.returncode == 0, result.stderr
+
+    for page in ("index.html", "guide/linking/index.html", "news/index.html"):
+        html = (site.root / page).read_text(encoding="utf-8")
+        url = site.url + page.removesuffix("index.html")
+        assert html.count('<link rel="webmention" href="http://127.0.0.4:8005/webmention">') == 1
+        assert html.count('<link rel="pingback" href="http://127.0.0.4:8005/xmlrpc">') == 1
+        assert html.count("<rdf:RDF") == 1
+        assert html.count(f'dc:identifier="{url}"') == 1
+        assert html.count('<p class="linkback-trackback-uri">Trackback URI: ') == 1
+        # The block follows the page's content, inside the theme's main column.
+        assert html.index("linkback-trackback-uri") < html.index("</footer>")
+    private = (site.root / "private/index.html").read_text(encoding="utf-8")
+    assert private.count('<link rel="webmention"') == 1
+    assert "rdf:RDF" not in private and "linkback-trackback-uri" not in private
+
+
+def test_theme_places_its_own_tags_and_trackback_uri(
+    docs: Path, peer: Peer, site: StaticSite
+) -> None:
+    """A theme that already advertises an endpoint, and shows ``page.meta.trackback_uri``."""
+    overrides = docs / "overrides"
+    overrides.mkdir()
+    (overrides / "main.html").write_text(
+        '{% extends "base.html" %}\n'
+        '{% block extrahead %}<link rel="webmention" href="/theme-endpoint">{% endblock %}\n'
+        "{% block content %}{{ super() }}"
+        '<p class="theme-tb">{{ page.meta.trackback_uri }}</p>{% endblock %}\n',
+        encoding="utf-8",
+    )
+    with (docs / "mkdocs.yml").open("a", encoding="utf-8") as config:
+        config.write("theme:\n  name: mkdocs\n  custom_dir: overrides\n")
+
+    result = build_live(docs, site, send=False)
+
+    assert result.returncode == 0, result.stderr
+    html = (site.root / "news/index.html").read_text(encoding="utf-8")
+    assert html.count('rel="webmention"') == 1
+    assert '<link rel="webmention" href="/theme-endpoint">' in html
+    assert html.count('<link rel="pingback"') == 1
+    uri = "http://127.0.0.4:8005/trackback?target=" + urllib.request.quote(
+        site.url + "news/", safe=""
+    )
+    assert f'<p class="theme-tb">{uri}</p>' in html
+    assert '<p class="theme-tb"></p>' in (site.root / "private/index.html").read_text()
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, text: str, deadline: float) -> None:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if text in response.read().decode():
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} never showed {text!r}")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("mode", [[], ["--clean"]], ids=["livereload", "clean"])
+def test_serve_never_sends_nor_writes_the_sent_log(
+    docs: Path, peer: Peer, site: StaticSite, mode: list[str]
+) -> None:
+    """Even with send on, and across a rebuild after an edit (``--clean`` says "build")."""
+    port = free_port("127.0.0.5")
+    address = f"127.0.0.5:{port}"
+    command = [sys.executable, "-m", "mkdocs", "serve", "-a", address, *mode]
+    environ = demo_site.environment(site.url, send=True)
+    server = subprocess.Popen(
+        command, cwd=docs, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        wait_for(f"http://{address}/", "Linkback sample docs", deadline)
+        index = docs / "docs" / "index.md"
+        index.write_text(index.read_text() + "\nEdited while serving.\n", encoding="utf-8")
+        wait_for(f"http://{address}/", "Edited while serving.", deadline)
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=15)
+
+    assert "Traceback" not in output, output
+    assert peer.requests == []
+    assert site.requests == []
+    assert not (docs / "linkback-sent.json").exists()
+
+
+def write_config(docs: Path, plugin_options: str, site_url: str = "") -> None:
+    """Replace the sample's mkdocs.yml with a plain one (no !ENV) and these plugin options."""
+    url_line = f"site_url: {site_url}\n" if site_url else ""
+    (docs / "mkdocs.yml").write_text(
+        f"site_name: Errors\n{url_line}plugins:\n  - linkback:\n{plugin_options}",
+        encoding="utf-8",
+    )
+
+
+def mkdocs_build(docs: Path, **environ: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict"],
+        cwd=docs,
+        env={**os.environ, **environ},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            "      timeout: soon\n",
+            "Plugin 'linkback' option 'timeout': timeout must be a number, got 'soon'",
+        ),
+        (
+            "      protocols: [webmention, smoke-signal]\n",
+            "Plugin 'linkback' option 'protocols': protocols: unknown protocol 'smoke-signal'",
+        ),
+        (
+            "      sentlog: sent.json\n",
+            "Plugin 'linkback' option 'sentlog': unknown linkback setting sentlog; "
+            "did you mean sent_log?",
+        ),
+    ],
+    ids=["bad-type", "bad-protocol", "unknown-option"],
+)
+def test_a_bad_option_stops_the_build_with_a_clear_message(
+    docs: Path, options: str, message: str
+) -> None:
+    write_config(docs, options, site_url="http://127.0.0.3:8003/")
+
+    result = mkdocs_build(docs)
+
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Aborted with a configuration error!" in result.stdout
+    assert not (docs / "site").exists()
+
+
+def test_sending_needs_an_absolute_site_url(docs: Path, peer: Peer) -> None:
+    write_config(docs, "      send: true\n      allow_private: true\n")
+
+    result = mkdocs_build(docs)
+
+    assert result.returncode == 1
+    assert "linkback needs the absolute http(s) URL of the site" in result.stderr
+    assert peer.requests == []
+
+
+def test_the_environment_overrides_send(docs: Path, peer: Peer) -> None:
+    """``send: true`` in mkdocs.yml, but LINKBACK_SEND=0 for this build: nothing is sent."""
+    write_config(docs, "      send: true\n      allow_private: true\n", "http://127.0.0.3:8003/")
+
+    result = mkdocs_build(docs, LINKBACK_SEND="0")
+
+    assert result.returncode == 0, result.stderr
+    assert "not sending (send is off)" in result.stderr
+    assert peer.requests == []
+
+    refused = mkdocs_build(docs, LINKBACK_SEND="maybe")
+    assert refused.returncode == 1
+    assert "LINKBACK_SEND must be a boolean, got 'maybe'" in refused.stderr
