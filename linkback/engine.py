@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import links
-from .discovery import discover, parse_html
+from .discovery import Endpoints, discover, parse_html
 from .http import Client, FetchError, Response
 from .protocols import SENDERS, Outcome, Ping, failure_of, http_failure, plain_excerpt
 from .report import ProgressDisplay, Report
@@ -183,7 +183,7 @@ class _Run:
     def discover_then_ping(self, job: _Job) -> None:
         target = job.ping.target
         self.scheduler.submit(
-            host_key(target), lambda: self._fetch(target), lambda r: self._discovered(job, r)
+            host_key(target), lambda: self._discover(target), lambda r: self._discovered(job, r)
         )
 
     def ping_when_live(self, job: _Job) -> None:
@@ -204,50 +204,60 @@ class _Run:
         if len(self.waiting_for_live[source]) == 1:
             self.scheduler.submit(
                 host_key(source),
-                lambda: self._fetch(source),
-                lambda r: self._live_checked(source, r),
+                lambda: self._check_live(source),
+                lambda state: self._live_checked(source, state),
             )
 
-    def _fetch(self, url: str) -> Response | FetchError:
+    # Work done on the worker threads: a request and the parsing of its answer.
+
+    def _discover(self, target: str) -> Response | FetchError | Endpoints:
         try:
-            return self.client.get(url)
+            answer = self.client.get(target)
         except FetchError as error:
             return error
+        if http_failure(answer) is not None:
+            return answer
+        return discover(answer.url, answer.headers, answer.body, target, charset=answer.charset)
 
-    def _discovered(self, job: _Job, answer: Response | FetchError) -> None:
+    def _check_live(self, source: str) -> _LiveState:
+        try:
+            answer = self.client.get(source)
+        except FetchError as error:
+            return _LiveState(False, f"not live yet: {error}")
+        if not 200 <= answer.status < 300:
+            return _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
+        found = links.absolute_targets(
+            links.hrefs(parse_html(answer.body, answer.charset)), answer.url
+        )
+        return _LiveState(True, "live page does not carry the link yet", frozenset(found))
+
+    # What follows each step, on the scheduler's thread.
+
+    def _discovered(self, job: _Job, answer: Response | FetchError | Endpoints) -> None:
         if isinstance(answer, FetchError):
             self._finish(job, failure_of(answer), protocol=None, endpoint=None)
             return
-        failure = http_failure(answer)
-        if failure is not None:
+        if isinstance(answer, Response):
+            failure = http_failure(answer) or Outcome(False, f"HTTP {answer.status}")
             host = host_key(job.ping.target)
             if failure.pause is not None and self._pause_host(host, failure.pause):
                 self.scheduler.requeue_first(
                     host,
-                    lambda: self._fetch(job.ping.target),
+                    lambda: self._discover(job.ping.target),
                     lambda again: self._discovered(job, again),
                 )
                 return
             self._finish(job, failure, protocol=None, endpoint=None)
             return
-        endpoints = discover(
-            answer.url, answer.headers, answer.body, job.ping.target, charset=answer.charset
-        )
-        job.candidates = endpoints.advertised(self.settings.protocols)
+        job.candidates = answer.advertised(self.settings.protocols)
         if not job.candidates:
             self._record(job, "no-endpoint", None, None, "no endpoint advertised", retry=False)
             return
         self.ping_when_live(job)
 
-    def _live_checked(self, source: str, answer: Response | FetchError) -> None:
-        if isinstance(answer, FetchError):
-            state = _LiveState(False, f"not live yet: {answer}")
-        elif not 200 <= answer.status < 300:
-            state = _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
-        else:
-            raw = links.hrefs(parse_html(answer.body, answer.charset))
-            found = frozenset(links.absolute_targets(raw, answer.url))
-            state = _LiveState(True, "live page does not carry the link yet", found)
+    def _live_checked(self, source: str, state: _LiveState | FetchError) -> None:
+        if isinstance(state, FetchError):
+            state = _LiveState(False, f"not live yet: {state}")
         self.live[source] = state
         for job in self.waiting_for_live.pop(source, []):
             self._ping(job) if state.allows(job) else self._record_pending(job, state)
