@@ -141,7 +141,7 @@ def send_pingback(client: Client, endpoint: str, ping: Ping) -> Outcome:
     try:
         result = parse_xmlrpc(response.body)
     except xmlrpc.client.Fault as fault:
-        return _pingback_fault(fault)
+        return _pingback_fault(fault, response)
     except (ValueError, expat.ExpatError, xmlrpc.client.ResponseError, TypeError) as error:
         return Outcome(False, f"malformed XML-RPC answer: {error}")
     if result and isinstance(result[0], str):
@@ -149,7 +149,7 @@ def send_pingback(client: Client, endpoint: str, ping: Ping) -> Outcome:
     return Outcome(False, "malformed XML-RPC answer: no string result")
 
 
-def _pingback_fault(fault: xmlrpc.client.Fault) -> Outcome:
+def _pingback_fault(fault: xmlrpc.client.Fault, response: Response) -> Outcome:
     try:
         code = int(fault.faultCode)
     except (TypeError, ValueError):
@@ -158,7 +158,7 @@ def _pingback_fault(fault: xmlrpc.client.Fault) -> Outcome:
     if code == _PINGBACK_ALREADY:
         return Outcome(True, detail)
     if code == 429:
-        return Outcome(False, detail, transient=True, pause=DEFAULT_RATE_LIMIT_PAUSE)
+        return Outcome(False, detail, transient=True, pause=retry_after(response))
     return Outcome(False, detail, transient=code in _PINGBACK_TRANSIENT)
 
 
