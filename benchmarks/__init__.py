@@ -1,0 +1,1 @@
+"""Reproducible performance runs of linkback on loopback (``make bench``); not tests."""

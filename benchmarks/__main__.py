@@ -1,0 +1,188 @@
+"""``python -m benchmarks``: every build of issue 5, side by side, on loopback only.
+
+Plain, cold and warm builds of a Pelican and an MkDocs site with linkback, and cold and warm
+Pelican builds with pelican-plugin-linkbacks, all against one target farm; then the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+
+from linkback import Settings
+
+from . import report
+from .farm import PREFERRED, Farm, kind_of
+from .reference import ensure_reference_env, reference_version
+from .runner import Bench, Config, Result, run_all
+from .server import LoopbackServers, StaticFiles
+from .site import Site, write_mkdocs, write_pelican
+
+WORK = Path(__file__).parent / "work"
+SIZES = {  # articles, links per article, hosts
+    "default": (500, 5, 50),
+    "large": (2000, 5, 200),
+    "quick": (40, 5, 10),
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--large", action="store_true", help="N=2000 articles, H=200 hosts")
+    size.add_argument("--quick", action="store_true", help="a small smoke run (N=40, H=10)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per build (default 3)")
+    parser.add_argument(
+        "--reference-cold-runs",
+        type=int,
+        default=1,
+        help="timed cold runs of pelican-plugin-linkbacks (default 1: it takes minutes)",
+    )
+    parser.add_argument("--latency", type=float, default=50, help="farm latency in ms (50)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference plugin")
+    parser.add_argument("--no-mkdocs", action="store_true", help="skip the MkDocs site")
+    return parser.parse_args(argv)
+
+
+def pelican_configs(site: Site, runs: int, reference: Path | None, ref_runs: int) -> list[Config]:
+    pelican = str(Path(sys.executable).parent / "pelican")
+    build = ["content", "-o", "output", "-q", "-s"]
+    configs = [
+        Config("Pelican", "plain", [pelican, *build, "pelicanconf.py"], site, runs),
+        Config("Pelican", "linkback cold", [pelican, *build, "publishconf.py"], site, runs,
+               fresh=site.sent_log),
+        Config("Pelican", "linkback warm", [pelican, *build, "publishconf.py"], site, runs),
+    ]  # fmt: skip
+    if reference is not None:
+        command = [str(reference), *build, "referenceconf.py"]
+        cache = site.root / "reference-cache.json"
+        configs += [
+            Config("Pelican", "reference cold", command, site, ref_runs, fresh=cache,
+                   counted=False),
+            Config("Pelican", "reference warm", command, site, runs),
+        ]  # fmt: skip
+    return configs
+
+
+def mkdocs_configs(site: Site, runs: int) -> list[Config]:
+    mkdocs = str(Path(sys.executable).parent / "mkdocs")
+    return [
+        Config("MkDocs", "plain", [mkdocs, "build", "-q", "-f", "mkdocs-plain.yml"], site, runs),
+        Config("MkDocs", "linkback cold", [mkdocs, "build", "-q"], site, runs,
+               fresh=site.sent_log),
+        Config("MkDocs", "linkback warm", [mkdocs, "build", "-q"], site, runs),
+    ]  # fmt: skip
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                  if line.startswith("model name")]  # fmt: skip
+        cpu = models[0] if models else cpu
+    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    for module in ("pelican_linkback", "mkdocs_linkback"):
+        if importlib.util.find_spec(module) is None:
+            console.print(f"{module} is not installed: run `make install` (pip install -e .)")
+            return 2
+    size = "large" if args.large else "quick" if args.quick else "default"
+    articles, links, hosts = SIZES[size]
+    runs = 1 if args.quick and args.runs == 3 else args.runs
+    latency = args.latency / 1000
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in logs.iterdir():
+        old.unlink()
+    reference = None
+    if not args.no_reference:
+        reference = ensure_reference_env(WORK / ".venv-reference")
+
+    servers = LoopbackServers()
+    try:
+        farm = Farm(servers, hosts, latency)
+        site_server = StaticFiles(WORK)
+        port = servers.listen("127.0.0.1", 0, site_server)
+        site_url = f"http://127.0.0.1:{port}"
+        say = console.print
+        say(f"[bold]linkback benchmark[/]: {size} size, N={articles} articles × M={links} links, "
+            f"H={hosts} hosts, L={args.latency:g} ms, {runs} runs; {machine()}")  # fmt: skip
+        pelican_site = write_pelican(WORK / "pelican", articles, links, site_url, farm.post_url)
+        configs = pelican_configs(pelican_site, runs, reference, args.reference_cold_runs)
+        if not args.no_mkdocs:
+            mkdocs_site = write_mkdocs(WORK / "mkdocs", articles, links, site_url, farm.post_url)
+            configs += mkdocs_configs(mkdocs_site, runs)
+        env = {name: value for name, value in os.environ.items() if name != "LINKBACK_SEND"}
+        started = time.perf_counter()
+        results = run_all(configs, Bench(farm, site_server, logs, env), say)
+        say(f"all builds done in {time.perf_counter() - started:.0f} s")
+    finally:
+        servers.stop()
+
+    settings = Settings()  # the benchmark sites leave concurrency and per_host at their defaults
+    endpoint_targets = sum(
+        1 for _, target in pelican_site.links if PREFERRED[kind_of(_target_id(target), hosts)]
+    )
+    ideal = report.Ideal(len(pelican_site.links), endpoint_targets, latency,
+                         settings.concurrency, settings.per_host, hosts)  # fmt: skip
+    tables = [
+        ("Builds", report.MEASUREMENT_HEADER, report.measurement_rows(results, ideal)),
+        ("Targets of issue 5", report.TARGET_HEADER, report.target_rows(results, ideal, articles)),
+        ("HTML files parsed and written (one instrumented run each)", report.COUNT_HEADER,
+         report.count_rows(results)),
+    ]  # fmt: skip
+    for title, header, rows in tables:
+        report.show(console, title, header, rows)
+    say(f"ideal cold sending time: {ideal}")
+    if reference is not None:
+        say(f"reference: pelican-plugin-linkbacks {reference_version(WORK / '.venv-reference')}")
+    heading = (f"Size {size}: N={articles} articles × M={links} links, H={hosts} hosts, "
+               f"L={args.latency:g} ms, {runs} runs. {machine()}.\n\n"
+               f"Ideal cold sending time: {ideal}.\n")  # fmt: skip
+    _save(results, tables, heading)
+    say(f"Markdown tables and raw results: {WORK / 'results.md'}, {WORK / 'results.json'}")
+    return 1 if any(result.failed for result in results) else 0
+
+
+def _target_id(url: str) -> int:
+    return int(url.rstrip("/").rsplit("/", 1)[1])
+
+
+def _save(
+    results: list[Result], tables: list[tuple[str, list[str], report.Rows]], heading: str
+) -> None:
+    text = heading + "\n" + "\n".join(report.markdown(*table) for table in tables)
+    (WORK / "results.md").write_text(text)
+    raw = [
+        {
+            "build": result.config.label,
+            "seconds": [m.seconds for m in result.measured],
+            "peak_mb": [m.peak_mb for m in result.measured],
+            "exit_codes": [m.exit_code for m in result.measured],
+            "requests": result.requests,
+            "correctness": [
+                {**asdict(c), "by_protocol": dict(c.by_protocol)} for c in result.correctness
+            ],
+            "counts": result.counts,
+        }
+        for result in results
+    ]
+    (WORK / "results.json").write_text(json.dumps(raw, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Turns the results into the tables: measurements, the issue's targets, parse/write counts.
+
+Every table is a header and rows of strings, printed with rich on the terminal and written as
+Markdown next to the logs, ready to paste into RESULTS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .measure import Spread
+from .runner import Result
+
+Rows = list[list[str]]
+
+
+@dataclass(frozen=True)
+class Ideal:
+    """The network-bound lower limit of the cold publish, from the settings in force."""
+
+    discoveries: int
+    pings: int
+    latency: float
+    concurrency: int
+    per_host: int
+    hosts: int
+
+    @property
+    def seconds(self) -> float:
+        lanes = min(self.concurrency, self.hosts * self.per_host)
+        return (self.discoveries + self.pings) * self.latency / lanes
+
+    def __str__(self) -> str:
+        lanes = min(self.concurrency, self.hosts * self.per_host)
+        return (
+            f"({self.discoveries} discovery GETs + {self.pings} pings) × {self.latency * 1000:g} ms"
+            f" / min(concurrency {self.concurrency}, {self.hosts} hosts × per_host "
+            f"{self.per_host}) = {self.seconds:.2f} s ({lanes} requests in flight)"
+        )
+
+
+def wall(result: Result) -> Spread:
+    return Spread.of([m.seconds for m in result.measured])
+
+
+def find(results: list[Result], generator: str, name: str) -> Result | None:
+    for result in results:
+        if result.config.generator == generator and result.config.name == name:
+            return result
+    return None
+
+
+def sending_time(results: list[Result], generator: str, cold_name: str) -> float | None:
+    """Cold median minus the plain median of the same generator: the time linkback adds."""
+    plain, cold = find(results, generator, "plain"), find(results, generator, cold_name)
+    if not plain or not cold or plain.failed or cold.failed or not cold.measured:
+        return None
+    return wall(cold).median - wall(plain).median
+
+
+def _correctness(result: Result) -> str:
+    if result.config.fresh is None:
+        pings = sum(sum(c.by_protocol.values()) for c in result.correctness)
+        return "yes (no pings)" if not pings else f"no: {pings} pings"
+    faults = []
+    for c in result.correctness:
+        kinds = {
+            "missing": c.missing,
+            "duplicate": c.duplicates,
+            "wrong protocol": c.wrong_protocol,
+            "unexpected": c.unexpected,
+        }
+        faults += [f"{count} {what}" for what, count in kinds.items() if count]
+    return "yes" if not faults else "no: " + ", ".join(sorted(set(faults)))
+
+
+def measurement_rows(results: list[Result], ideal: Ideal) -> Rows:
+    rows = []
+    for result in results:
+        config = result.config
+        if result.failed or not result.measured:
+            codes = sorted({m.exit_code for m in result.measured})
+            rows.append([config.generator, config.name, f"build failed (exit {codes})"] + [""] * 7)
+            continue
+        last = result.correctness[-1].by_protocol
+        pings = "/".join(str(last[p]) for p in ("webmention", "pingback", "trackback"))
+        requests = "/".join(str(n) for n in sorted(set(result.requests)))
+        if max(result.requests):
+            requests += f" ({result.request_detail})"
+        peak = max(m.peak_mb for m in result.measured)
+        sending = ratio = ""
+        if config.fresh is not None:
+            seconds = sending_time(results, config.generator, config.name)
+            if seconds is not None:
+                sending = f"{seconds:.2f}"
+                ratio = f"{seconds / ideal.seconds:.2f}×"
+        rows.append(
+            [
+                config.generator,
+                config.name,
+                str(wall(result)),
+                requests,
+                pings,
+                _correctness(result),
+                f"{peak:.0f}",
+                sending,
+                ratio,
+            ]
+        )
+    return rows
+
+
+MEASUREMENT_HEADER = [
+    "Site",
+    "Build",
+    "Wall s: median (min–max)",
+    "Requests",
+    "Pings wm/pb/tb",
+    "Correct",
+    "Peak MB",
+    "Sending s",
+    "÷ ideal",
+]
+
+
+def target_rows(results: list[Result], ideal: Ideal, articles: int) -> Rows:
+    """The numbers issue 5 asks for, per generator, each with its verdict."""
+    rows = []
+    reference = sending_time(results, "Pelican", "reference cold")
+    for generator in ("Pelican", "MkDocs"):
+        plain, warm = find(results, generator, "plain"), find(results, generator, "linkback warm")
+        cold = find(results, generator, "linkback cold")
+        sending = sending_time(results, generator, "linkback cold")
+        if not (plain and warm and cold) or sending is None or warm.failed:
+            rows.append([generator, "all", "not measured (a build failed)", ""])
+            continue
+        ratio = sending / ideal.seconds
+        rows.append([generator, "sending ≤ 1.3 × ideal", f"{ratio:.2f}×", _met(ratio <= 1.3)])
+        if reference is not None:
+            speedup = reference / sending if sending > 0 else float("inf")
+            rows.append(
+                [
+                    generator,
+                    "sending ≥ 24 × shorter than the reference",
+                    f"{speedup:.1f} × shorter",
+                    _met(speedup >= 24),
+                ]
+            )
+        requests = max(warm.requests)
+        rows.append([generator, "warm publish: zero requests", str(requests), _met(requests == 0)])
+        extra = wall(warm).median / wall(plain).median - 1
+        rows.append(
+            [
+                generator,
+                "warm wall within 3 % of plain",
+                f"{extra * 100:+.1f} %",
+                _met(extra <= 0.03),
+            ]
+        )
+        memory = max(m.peak_mb for m in cold.measured) - max(m.peak_mb for m in plain.measured)
+        rows.append(
+            [
+                generator,
+                "cold peak memory within 60 MB of plain",
+                f"{memory:+.0f} MB",
+                _met(memory <= 60),
+            ]
+        )
+        if cold.counts:
+            own = _own_parses(cold.counts)
+            per_article = f"{own / articles:.2f} parses per article"
+            rows.append([generator, "each page parsed once", per_article, _met(own <= articles)])
+    return rows
+
+
+def _own_parses(counts: dict[str, Any]) -> int:
+    """Parses of each generated page by link extraction and tag insertion (the adapters).
+
+    Not counted: discovery of the targets' pages, the live check of the published page
+    (a parse of a network answer) and the trackback excerpt; the counts table lists them.
+    """
+    return sum(
+        n
+        for caller, n in counts["parses"].items()
+        if caller.startswith(("linkback.links.", "pelican_linkback.", "mkdocs_linkback."))
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+TARGET_HEADER = ["Site", "Target (issue 5)", "Measured", "Verdict"]
+
+
+def count_rows(results: list[Result]) -> Rows:
+    rows = []
+    for result in results:
+        counts = result.counts
+        if not counts:
+            continue
+        parses = "; ".join(f"{n} {caller}" for caller, n in sorted(counts["parses"].items()))
+        rows.append(
+            [
+                result.config.generator,
+                result.config.name,
+                _times(counts["writes"]),
+                _times(counts["reads"]),
+                parses or "none",
+            ]
+        )
+    return rows
+
+
+def _times(histogram: dict[str, int]) -> str:
+    return ", ".join(f"{files} files × {times}" for times, files in histogram.items()) or "none"
+
+
+COUNT_HEADER = ["Site", "Build", "Output HTML written", "Output HTML read", "HTML parses by caller"]
+
+
+def show(console: Console, title: str, header: list[str], rows: Rows) -> None:
+    table = Table(title=title, title_justify="left")
+    for name in header:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def markdown(title: str, header: list[str], rows: Rows) -> str:
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
