@@ -1,0 +1,210 @@
+"""Pelican signals -> the linkback core.
+
+One build goes through four signals:
+
+- ``initialized``: every ``LINKBACK_*`` setting is validated, so that a typo or a bad value
+  stops the build before anything is written;
+- ``all_generators_finalized``: the published articles and pages become the sources, and
+  each gets ``trackback_uri`` for themes that place it themselves;
+- ``content_written``: each HTML file Pelican writes gets the discovery tags and, on a
+  source's own page, the Trackback block (one read and one write per file);
+- ``finalized``: every file is written, so the pings go out (or the "not sending" line).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pelican.contents import Content
+from pelican.generators import ArticlesGenerator, PagesGenerator
+from pelican.plugins import signals
+
+from linkback import ConfigError, Settings, Source, pages, send
+from linkback.settings import PELICAN_PREFIX
+
+logger = logging.getLogger(__name__)
+HTML_SUFFIXES = (".html", ".htm")
+# Setting names that only a Pelican settings file defines, to recognise it among modules.
+SETTINGS_FILE_MARKERS = ("SITENAME", "SITEURL", "PLUGINS")
+
+
+@dataclass
+class Build:
+    """What one Pelican instance's builds need between signals."""
+
+    settings: Settings
+    siteurl: str
+    sources: list[Content] = field(default_factory=list)
+    decorated: set[int] = field(default_factory=set)  # ids of the sources that get the block
+
+    def page_url(self, content: Content) -> str:
+        return f"{self.siteurl.rstrip('/')}/{content.url}"
+
+    def source(self, content: Content, body: str = "", excerpt: str = "") -> Source:
+        return Source(
+            url=self.page_url(content),
+            title=content.title,
+            content=body,
+            excerpt=excerpt,
+            metadata=content.metadata,
+        )
+
+    @property
+    def absolute(self) -> bool:
+        """Trackback URIs and RDF identify a page by its absolute URL: no SITEURL, no block."""
+        parts = urlsplit(self.siteurl)
+        return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+_build: Build | None = None
+
+
+class LinkbackError(Exception):
+    """A bad LINKBACK_* setting or an unreadable sent-log: the build stops.
+
+    Pelican prints an exception as ``Class: message`` and exits with its ``exitcode``; 2 is
+    what the ``linkback`` command returns for the same errors.
+    """
+
+    exitcode = 2
+
+
+def register() -> None:
+    """Connect the plugin to Pelican's signals."""
+    signals.initialized.connect(read_settings)
+    signals.all_generators_finalized.connect(collect_sources)
+    signals.content_written.connect(decorate_page)
+    signals.finalized.connect(send_pings)
+
+
+def read_settings(pelican: Any) -> None:
+    """Validate every LINKBACK_* setting now: a bad one fails the build before it starts."""
+    global _build
+    conf = pelican.settings
+    values = {name: value for name, value in conf.items() if name.startswith(PELICAN_PREFIX)}
+    try:
+        settings = Settings.from_mapping(
+            values,
+            spelling="pelican",
+            site_url=conf.get("SITEURL") or "",
+            blog_name=conf.get("SITENAME") or "",
+            base_dir=settings_folder(conf),
+        )
+        if settings.send:
+            settings.check_for_sending(conf["OUTPUT_PATH"])
+    except ConfigError as error:
+        raise LinkbackError(str(error)) from None
+    _show_info_by_default()
+    _build = Build(settings=settings, siteurl=conf.get("SITEURL") or "")
+
+
+def settings_folder(conf: Mapping[str, Any]) -> Path:
+    """The folder of the settings file, which a relative LINKBACK_SENT_LOG is relative to.
+
+    Pelican does not keep the path of its settings file, but it loads the file as a module
+    named after it (``pelicanconf.py`` becomes ``sys.modules["pelicanconf"]``): the file
+    modules that look like settings files of this site give the folder. When none or several
+    folders match, the current folder is used: ``make publish`` and ``invoke publish`` run
+    beside the settings file.
+    """
+    folders = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path or Path(path).stem != module.__name__:
+            continue
+        if not any(hasattr(module, marker) for marker in SETTINGS_FILE_MARKERS):
+            continue
+        if getattr(module, "SITENAME", conf.get("SITENAME")) != conf.get("SITENAME"):
+            continue
+        folders.add(Path(path).resolve().parent)
+    return folders.pop() if len(folders) == 1 else Path(os.getcwd())
+
+
+def _show_info_by_default() -> None:
+    """Pelican shows only warnings unless -v; the linkback summary must show in every build.
+
+    A level chosen by the user (-q, -v, -D) is left alone.
+    """
+    if logger.getEffectiveLevel() == logging.WARNING:
+        logger.setLevel(logging.INFO)
+
+
+def collect_sources(generators: Iterable[Any]) -> None:
+    """Published articles and pages (with their translations) are the sources.
+
+    Their content is read only in ``finalized``: reading it now would memoize it before
+    plugins that edit it later have run.
+    """
+    if _build is None:
+        return
+    sources: list[Content] = []
+    for generator in generators:
+        if isinstance(generator, ArticlesGenerator):
+            sources += generator.articles + generator.translations
+        elif isinstance(generator, PagesGenerator):
+            sources += generator.pages + generator.translations
+    _build.sources = [content for content in sources if content.status == "published"]
+    _build.decorated = set()
+    endpoint = _build.settings.trackback_endpoint
+    if endpoint and not _build.absolute:
+        logger.debug("linkback: SITEURL is not an absolute URL: no trackback URIs")
+        return
+    for content in _build.sources:
+        if endpoint and _build.source(content).enabled:
+            content.trackback_uri = pages.trackback_uri(_build.page_url(content), endpoint)
+            _build.decorated.add(id(content))
+
+
+def decorate_page(path: str, context: Mapping[str, Any]) -> None:
+    """Add the discovery tags to an HTML file just written, and the Trackback block to a source.
+
+    The file is edited as text at two anchors; every other byte stays as Pelican wrote it.
+    """
+    if _build is None or not path.endswith(HTML_SUFFIXES):
+        return
+    settings = _build.settings
+    source = _source_of(context)
+    if source is None and not (settings.webmention_endpoint or settings.pingback_endpoint):
+        return  # nothing to add: the file is not even read
+    file = Path(path)
+    with file.open(encoding="utf-8", newline="") as stream:
+        html = stream.read()
+    edited = pages.add_head_tags(html, settings)
+    if source is not None:
+        block = pages.trackback_block(_build.page_url(source), source.title, settings)
+        edited = pages.add_after_content(edited, source.content, block)
+    if edited != html:
+        with file.open("w", encoding="utf-8", newline="") as stream:
+            stream.write(edited)
+
+
+def _source_of(context: Mapping[str, Any]) -> Content | None:
+    """The article or page a file was written for, if it gets the Trackback block."""
+    for key in ("article", "page"):
+        content = context.get(key)
+        if content is not None and id(content) in _build.decorated:
+            return content
+    return None
+
+
+def send_pings(pelican: Any) -> None:
+    """Every file is written: send (or say why not), then print the one summary line."""
+    if _build is None:
+        return
+    siteurl = _build.siteurl
+    sources = [
+        _build.source(content, content.get_content(siteurl), content.get_summary(siteurl))
+        for content in _build.sources
+    ]
+    try:
+        report = send(sources, _build.settings, logger=logger, output_dir=pelican.output_path)
+    except ConfigError as error:  # also an unreadable or locked sent-log
+        raise LinkbackError(str(error)) from None
+    logger.info("%s", report.summary(send_setting="LINKBACK_SEND"))
