@@ -384,9 +384,8 @@ class _Run:
         else:
             report.failed += 1
             report.failed_retry += bool(entry["retry"])
-        self._log_result(
-            job, status, f"{entry['protocol'] or '-'} {entry['endpoint'] or ''} {entry['detail']}"
-        )
+        via = " ".join(filter(None, (entry["protocol"], entry["endpoint"])))
+        self._log_result(job, status, f"{via}: {entry['detail']}" if via else entry["detail"])
         self.log.record(job.ping.source, job.key, entry)
         self.progress.advance()
 
