@@ -1,0 +1,121 @@
+"""`make demo`: the whole loop of a static blog that sends linkbacks, on loopback only.
+
+A peer blog (127.0.0.2) has posts that accept Webmention, Pingback or Trackback and checks
+every ping the way WordPress does: it fetches the source page and looks for the link. The
+sample site is published, "uploaded" to a folder served at its public URL (127.0.0.3), and
+`linkback deliver` sends the pings that waited for the pages to be online. Publishing again
+sends nothing. Each sample site runs in a temporary copy, so the repository stays untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.peer import Peer, Received, StaticSite  # noqa: E402
+
+# The address of the peer blog written in the sample sites; the demo's peer runs elsewhere.
+SAMPLE_PEER = "http://127.0.0.2:8002"
+GENERATED = ("output", "site", "deployed", "linkback-sent.json*", "__pycache__")
+console = Console(highlight=False)
+
+
+def main() -> int:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="linkback-demo-") as work, Peer("127.0.0.2") as peer:
+        console.rule("[bold]linkback demo")
+        console.print(f"The peer blog runs at {peer.base_url}")
+        failures = demo_pelican(Path(work), peer)
+    console.rule()
+    seconds = time.monotonic() - started
+    if failures:
+        for failure in failures:
+            console.print(f"[red]FAILED:[/] {failure}")
+        return 1
+    console.print(f"The demo ran in {seconds:.1f} s.")
+    return 0
+
+
+def demo_pelican(work: Path, peer: Peer) -> list[str]:
+    """sample_site/pelican: `make upload` (publish, copy, deliver), then `make publish` again."""
+    site_dir = copy_site(ROOT / "sample_site" / "pelican", work / "pelican", peer)
+    deployed = site_dir / "deployed"
+    deployed.mkdir()
+    with StaticSite(deployed, "127.0.0.3") as site:
+        env = site_environment(site)
+        console.rule("Pelican: make upload", style="cyan")
+        console.print(
+            f"A copy of sample_site/pelican in {site_dir}; its deployed/ folder is served "
+            f"at {site.url}\n`make upload` runs `make publish`, copies output/ into deployed/ "
+            "and runs `linkback deliver`."
+        )
+        received_before = len(peer.received)
+        run(["make", "upload"], site_dir, env)
+        received = peer.received[received_before:]
+        show_received(received)
+        console.rule("Pelican: make publish, again", style="cyan")
+        requests_before = len(peer.requests)
+        run(["make", "publish"], site_dir, env)
+        repeated = peer.requests[requests_before:]
+        console.print(f"The peer received {len(repeated)} requests during the second publish.")
+    failures = []
+    if not received:
+        failures.append("Pelican: the peer received no linkback")
+    if repeated:
+        failures.append(f"Pelican: the second publish contacted the peer: {repeated}")
+    return failures
+
+
+def copy_site(sample: Path, destination: Path, peer: Peer) -> Path:
+    """A clean copy of a sample site whose links point at the running peer."""
+    shutil.copytree(sample, destination, ignore=shutil.ignore_patterns(*GENERATED))
+    for path in destination.rglob("*"):
+        if path.suffix in (".md", ".py", ".yml", ".yaml"):
+            text = path.read_text(encoding="utf-8")
+            path.write_text(text.replace(SAMPLE_PEER, peer.base_url), encoding="utf-8")
+    return destination
+
+
+def site_environment(site: StaticSite) -> dict[str, str]:
+    """The sample sites read their public URL and the loopback permission from here."""
+    env = dict(os.environ)
+    env.pop("LINKBACK_SEND", None)  # publishconf.py decides, not the caller's shell
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["SITEURL"] = site.url.rstrip("/")
+    env["ALLOW_PRIVATE"] = "1"
+    return env
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str]) -> None:
+    console.print(f"\n[bold]$ {' '.join(command)}[/]")
+    sys.stdout.flush()
+    subprocess.run(command, cwd=cwd, env=env, check=True)
+
+
+def show_received(received: list[Received]) -> None:
+    """What the peer accepted, with the paths shortened to keep the table readable."""
+    table = Table(title=f"The peer blog received {len(received)} linkbacks")
+    for column in ("protocol", "from (this site)", "to (the peer)", "trackback title"):
+        table.add_column(column, overflow="fold")
+    for item in sorted(received, key=lambda item: (item.source, item.target, item.protocol)):
+        table.add_row(item.protocol, _path(item.source), _path(item.target), item.title)
+    console.print(table)
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
