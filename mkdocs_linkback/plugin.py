@@ -140,6 +140,14 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         self.sources.append(source)
         return pages.add_after_content(output, page.content or "", block)
 
+    def on_post_template(
+        self, output_content: str, *, template_name: str, config: MkDocsConfig
+    ) -> str:
+        """The theme's own HTML pages (404.html) advertise the endpoints too."""
+        if not template_name.endswith(".html"):
+            return output_content
+        return pages.add_head_tags(output_content, self.settings)
+
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         if self.serving():
             log.debug("linkback: nothing is sent while serving")

@@ -163,6 +163,47 @@ def test_build_upload_deliver_as_the_demo_does(
     assert sorted(statuses) == ["no-endpoint"] + ["sent"] * 6
 
 
+def test_gh_deploy_then_deliver(
+    tmp_path: Path, docs: Path, peer: Peer, site: StaticSite, deployed: Path
+) -> None:
+    """``mkdocs gh-deploy`` pings too; its pages go live only after the push, so the pings
+    wait as pending until ``linkback deliver``. GitHub Pages is a bare repository here."""
+    remote = tmp_path / "pages.git"
+    author = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.org"}
+    author |= {"GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.org"}
+    git = ["git", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q", "--bare", str(remote)], check=True)
+    subprocess.run([*git, "init", "-q"], cwd=docs, check=True)
+    subprocess.run(["git", "remote", "add", "origin", str(remote)], cwd=docs, check=True)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "gh-deploy"],
+        cwd=docs,
+        env=demo_site.environment(site.url, send=True, extra=author),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "6 pending until live" in summary(result)
+    assert peer.received == []
+    subprocess.run(
+        [
+            "git",
+            f"--git-dir={remote}",
+            f"--work-tree={deployed}",
+            "checkout",
+            "gh-pages",
+            "--",
+            ".",
+        ],
+        check=True,
+    )
+    assert demo_site.deliver(docs).returncode == 0
+    assert sorted(received(peer)) == sorted(expected_pings(peer, site))
+
+
 def test_a_build_without_send_contacts_nobody(docs: Path, peer: Peer, site: StaticSite) -> None:
     result = build_live(docs, site, send=False)
 
@@ -191,6 +232,9 @@ def test_pages_carry_discovery_tags_and_trackback_block_once(
     private = (site.root / "private/index.html").read_text(encoding="utf-8")
     assert private.count('<link rel="webmention"') == 1
     assert "rdf:RDF" not in private and "linkback-trackback-uri" not in private
+    not_found = (site.root / "404.html").read_text(encoding="utf-8")
+    assert not_found.count('<link rel="pingback" href="http://127.0.0.4:8005/xmlrpc">') == 1
+    assert "rdf:RDF" not in not_found
 
 
 def test_theme_places_its_own_tags_and_trackback_uri(
