@@ -176,15 +176,38 @@ class _Run:
         self.client = Client(settings)
         self.scheduler = Scheduler(settings.concurrency, settings.per_host)
         self.live: dict[str, _LiveState] = {}
+        self.discovered: dict[str, Response | FetchError | Endpoints] = {}
+        self.waiting_for_discovery: dict[str, list[_Job]] = defaultdict(list)
         self.waiting_for_live: dict[str, list[_Job]] = defaultdict(list)
 
     # Building blocks: each schedules one request and says what follows it.
 
     def discover_then_ping(self, job: _Job) -> None:
+        """One GET per target, however many pages of the site link to it."""
         target = job.ping.target
-        self.scheduler.submit(
-            host_key(target), lambda: self._discover(target), lambda r: self._discovered(job, r)
-        )
+        if target in self.discovered:
+            self._discovered(job, self.discovered[target])
+            return
+        self.waiting_for_discovery[target].append(job)
+        if len(self.waiting_for_discovery[target]) == 1:
+            self.scheduler.submit(
+                host_key(target), lambda: self._discover(target), lambda r: self._found(target, r)
+            )
+
+    def _found(self, target: str, answer: Response | FetchError | Endpoints) -> None:
+        failure = http_failure(answer) if isinstance(answer, Response) else None
+        if (
+            failure
+            and failure.pause is not None
+            and self._pause_host(host_key(target), failure.pause)
+        ):
+            self.scheduler.requeue_first(
+                host_key(target), lambda: self._discover(target), lambda r: self._found(target, r)
+            )
+            return
+        self.discovered[target] = answer
+        for job in self.waiting_for_discovery.pop(target, []):
+            self._discovered(job, answer)
 
     def ping_when_live(self, job: _Job) -> None:
         if self.settings.dry_run:
@@ -239,14 +262,6 @@ class _Run:
             return
         if isinstance(answer, Response):
             failure = http_failure(answer) or Outcome(False, f"HTTP {answer.status}")
-            host = host_key(job.ping.target)
-            if failure.pause is not None and self._pause_host(host, failure.pause):
-                self.scheduler.requeue_first(
-                    host,
-                    lambda: self._discover(job.ping.target),
-                    lambda again: self._discovered(job, again),
-                )
-                return
             self._finish(job, failure, protocol=None, endpoint=None)
             return
         job.candidates = answer.advertised(self.settings.protocols)
