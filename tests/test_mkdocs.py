@@ -8,10 +8,10 @@ tested as well.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +20,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -32,16 +31,40 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_site" / "mkdocs"
 SUMMARY = re.compile(r"INFO\s+-\s+(linkback: .*)")
 
 
-def load_demo_site() -> ModuleType:
-    """sample_site/mkdocs/demo_site.py, which is not a package: the demo runs it the same way."""
-    spec = importlib.util.spec_from_file_location("mkdocs_demo_site", SAMPLE / "demo_site.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SAMPLE_PEER = "http://127.0.0.2:8002"  # the peer written in the sample's pages
+SENT_LOG = "linkback-sent.json"
 
 
-demo_site = load_demo_site()
+def copy_site(destination: Path, peer_url: str) -> Path:
+    """A copy of the sample site whose links point at ``peer_url`` (the peer's port is free)."""
+    shutil.copytree(
+        SAMPLE, destination, ignore=shutil.ignore_patterns("site", "deployed", "*.json")
+    )
+    for page in (destination / "docs").rglob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace(SAMPLE_PEER, peer_url), encoding="utf-8")
+    return destination
+
+
+def environment(site_url: str, *, send: bool | None = None, **extra: str) -> dict[str, str]:
+    """What the demo sets: the public URL, loopback allowed, the venv's commands first."""
+    environ = {**os.environ, "SITEURL": site_url, "ALLOW_PRIVATE": "1", **extra}
+    environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
+    if send is not None:
+        environ["LINKBACK_SEND"] = "1" if send else "0"
+    return environ
+
+
+def run(command: list[str], cwd: Path, environ: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command, cwd=cwd, env=environ, capture_output=True, text=True, check=False
+    )
+
+
+def deliver(docs: Path) -> subprocess.CompletedProcess[str]:
+    """``linkback deliver`` after an upload."""
+    command = [sys.executable, "-m", "linkback", "deliver", "--sent-log", str(docs / SENT_LOG)]
+    return run([*command, "--allow-private", "--timeout", "5"], docs, dict(os.environ))
 
 
 @pytest.fixture
@@ -66,12 +89,13 @@ def site(deployed: Path) -> Iterator[StaticSite]:
 @pytest.fixture
 def docs(tmp_path: Path, peer: Peer) -> Path:
     """A copy of the sample site whose links point at this test's peer."""
-    return demo_site.copy_site(tmp_path / "docs-site", peer.base_url)
+    return copy_site(tmp_path / "docs-site", peer.base_url)
 
 
-def build_live(docs: Path, site: StaticSite, *args: str, send: bool = True):
+def build_live(docs: Path, site: StaticSite, *, send: bool = True) -> subprocess.CompletedProcess:
     """``mkdocs build --strict`` straight into the served folder: pages are live when pinged."""
-    return demo_site.build(docs, site.url, "--strict", "-d", str(site.root), *args, send=send)
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site.root)]
+    return run(command, docs, environment(site.url, send=send))
 
 
 def summary(result: subprocess.CompletedProcess[str]) -> str:
@@ -150,17 +174,29 @@ def test_build_sends_each_ping_once_and_a_second_build_nothing(
     assert len(peer.received) == 6
 
 
-def test_build_upload_deliver_as_the_demo_does(
-    tmp_path: Path, peer: Peer, site: StaticSite, deployed: Path
+def test_make_upload_then_publish_again_as_the_demo_does(
+    docs: Path, peer: Peer, site: StaticSite, deployed: Path
 ) -> None:
-    folder = tmp_path / "demo"
+    """The sample's Makefile: build (pings wait until live), copy, ``linkback deliver``."""
+    environ = environment(site.url.rstrip("/"))
+    environ.pop("LINKBACK_SEND", None)
 
-    assert demo_site.run(folder, peer.base_url, site.url, deployed) == 0
+    upload = run(["make", "upload", f"DEPLOYDIR={deployed}"], docs, environ)
 
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    assert "6 pending until live" in summary(upload)
+    assert "6 sent (3 webmention, 1 pingback, 2 trackback)" in upload.stdout + upload.stderr
     assert sorted(received(peer)) == sorted(expected_pings(peer, site))
-    log = json.loads((folder / "linkback-sent.json").read_text(encoding="utf-8"))
+    log = json.loads((docs / SENT_LOG).read_text(encoding="utf-8"))
     statuses = [entry["status"] for targets in log["links"].values() for entry in targets.values()]
     assert sorted(statuses) == ["no-endpoint"] + ["sent"] * 6
+
+    requests_before = len(peer.requests)
+    again = run(["make", "publish"], docs, environ)
+
+    assert again.returncode == 0, again.stderr
+    assert "0 sent, 7 already sent" in summary(again)
+    assert len(peer.requests) == requests_before
 
 
 def test_gh_deploy_then_deliver(
@@ -179,7 +215,7 @@ def test_gh_deploy_then_deliver(
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "gh-deploy"],
         cwd=docs,
-        env=demo_site.environment(site.url, send=True, extra=author),
+        env=environment(site.url, send=True, **author),
         capture_output=True,
         text=True,
         check=False,
@@ -200,7 +236,7 @@ def test_gh_deploy_then_deliver(
         ],
         check=True,
     )
-    assert demo_site.deliver(docs).returncode == 0
+    assert deliver(docs).returncode == 0
     assert sorted(received(peer)) == sorted(expected_pings(peer, site))
 
 
@@ -294,7 +330,7 @@ def test_serve_never_sends_nor_writes_the_sent_log(
     port = free_port("127.0.0.5")
     address = f"127.0.0.5:{port}"
     command = [sys.executable, "-m", "mkdocs", "serve", "-a", address, *mode]
-    environ = demo_site.environment(site.url, send=True)
+    environ = environment(site.url, send=True)
     server = subprocess.Popen(
         command, cwd=docs, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
