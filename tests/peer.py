@@ -8,6 +8,7 @@ each protocol's own codes. ``add_page`` / ``add_handler`` serve hostile or odd a
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import xmlrpc.client
@@ -57,6 +58,11 @@ Headers = Mapping[str, str] | Iterable[tuple[str, str]]  # pairs: a header may r
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up (a time-out, a killed run) is expected, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Background:

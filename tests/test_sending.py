@@ -1,0 +1,356 @@
+"""How each protocol is sent and each answer classified (SPEC "How it is sent").
+
+Each test serves a target on the peer that advertises scripted endpoints, sends from a
+deployed page that links to it, and reads the outcome from the sent-log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from linkback import Settings, Source, send
+from tests.conftest import entry, links_to
+from tests.peer import Answer, Peer, trackback_answer, xmlrpc_answer
+
+Publish = Callable[..., Source]
+
+
+def run(source: Source, settings: Settings, target: str) -> dict:
+    send([source], settings)
+    return entry(settings, source.url, target)
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 204])
+def test_webmention_any_2xx_is_sent(
+    status: int, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/wm", Answer(status, "ok"))
+    target = peer.add_target("t", webmention=endpoint.url)
+    source = publish("post", links_to(target))
+    result = run(source, settings, target)
+    assert result["status"] == "sent"
+    assert result["protocol"] == "webmention"
+    assert result["endpoint"] == endpoint.url
+    assert result["detail"] == f"HTTP {status}"
+    assert result["retry"] is False
+    assert result["attempts"] == 1
+    assert endpoint.forms() == [{"source": source.url, "target": target}]
+
+
+@pytest.mark.parametrize(
+    ("status", "retry"), [(400, False), (404, False), (410, False), (500, True), (503, True)]
+)
+def test_webmention_errors(
+    status: int, retry: bool, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/wm", Answer(status, "no"))
+    target = peer.add_target("t", webmention=endpoint.url)
+    result = run(publish("post", links_to(target)), settings, target)
+    assert result["status"] == "failed"
+    assert result["protocol"] == "webmention"
+    assert str(status) in result["detail"]
+    assert result["retry"] is retry
+
+
+def test_webmention_429_pauses_the_host_for_retry_after_then_sends(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint(
+        "/wm", Answer(429, "slow down", headers={"Retry-After": "1"}), Answer(202)
+    )
+    target = peer.add_target("t", webmention=endpoint.url)
+    started = time.monotonic()
+    result = run(publish("post", links_to(target)), settings, target)
+    assert result["status"] == "sent"
+    assert len(endpoint.bodies) == 2
+    assert 1.0 <= time.monotonic() - started < 6
+
+
+def test_webmention_429_beyond_the_pause_budget_waits_for_the_next_build(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/wm", Answer(429, "later", headers={"Retry-After": "3600"}))
+    target = peer.add_target("t", webmention=endpoint.url)
+    started = time.monotonic()
+    result = run(publish("post", links_to(target)), settings, target)
+    assert time.monotonic() - started < 6
+    assert result["status"] == "failed"
+    assert result["retry"] is True
+    assert len(endpoint.bodies) == 1
+
+
+def test_webmention_to_the_peer_blog_is_verified_and_received(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    target = peer.post_url("webmention")
+    source = publish("post", links_to(target))
+    result = run(source, settings, target)
+    assert result["status"] == "sent"
+    assert result["detail"] == "HTTP 202"
+    assert [(r.protocol, r.source, r.target) for r in peer.received] == [
+        ("webmention", source.url, target)
+    ]
+
+
+def test_target_is_sent_as_written_not_as_redirected(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/wm")
+    final = peer.add_target("final", webmention=endpoint.url)
+    written = peer.add_page("/old-address", "", status=301, headers={"Location": final})
+    source = publish("post", links_to(written))
+    assert run(source, settings, written)["status"] == "sent"
+    assert endpoint.forms() == [{"source": source.url, "target": written}]
+
+
+PINGBACK_FAULTS = [
+    # (code, status, retry): SPEC "How it is sent".
+    (48, "sent", False),
+    (0, "failed", True),
+    (16, "failed", True),
+    (17, "failed", True),
+    (50, "failed", True),
+    (32, "failed", False),
+    (33, "failed", False),
+    (49, "failed", False),
+]
+
+
+def test_pingback_string_result_is_sent(peer: Peer, publish: Publish, settings: Settings) -> None:
+    endpoint = peer.add_endpoint("/xmlrpc", xmlrpc_answer("Thanks!"))
+    target = peer.add_target("t", pingback=endpoint.url)
+    source = publish("post", links_to(target))
+    result = run(source, settings, target)
+    assert result["status"] == "sent"
+    assert result["protocol"] == "pingback"
+    assert result["endpoint"] == endpoint.url
+    assert endpoint.calls() == [(source.url, target)]
+
+
+@pytest.mark.parametrize(("code", "status", "retry"), PINGBACK_FAULTS)
+def test_pingback_faults(
+    code: int, status: str, retry: bool, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/xmlrpc", xmlrpc_answer(code, fault=True))
+    target = peer.add_target("t", pingback=endpoint.url)
+    result = run(publish("post", links_to(target)), settings, target)
+    assert result["status"] == status
+    assert result["protocol"] == "pingback"
+    assert result["retry"] is retry
+    assert str(code) in result["detail"]
+
+
+def test_pingback_fault_429_pauses_then_sends(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    """WordPress refuses a second ping within 15 s with fault 429; Retry-After is honoured."""
+    refused = xmlrpc_answer(429, fault=True)
+    refused = Answer(refused.status, refused.body, refused.content_type, {"Retry-After": "1"})
+    endpoint = peer.add_endpoint("/xmlrpc", refused, xmlrpc_answer("ok"))
+    target = peer.add_target("t", pingback=endpoint.url)
+    started = time.monotonic()
+    result = run(publish("post", links_to(target)), settings, target)
+    assert result["status"] == "sent"
+    assert len(endpoint.bodies) == 2
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(200, "<html>not xml-rpc</html>", "text/html"),
+        Answer(200, "<?xml version='1.0'?><methodResponse><params/></methodResponse>", "text/xml"),
+        Answer(200, "", "text/xml"),
+    ],
+)
+def test_pingback_malformed_answer_is_permanent(
+    answer: Answer, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/xmlrpc", answer)
+    target = peer.add_target("t", pingback=endpoint.url)
+    result = run(publish("post", links_to(target)), settings, target)
+    assert result["status"] == "failed"
+    assert result["retry"] is False
+
+
+def test_pingback_http_500_is_transient(peer: Peer, publish: Publish, settings: Settings) -> None:
+    endpoint = peer.add_endpoint("/xmlrpc", Answer(500, "oops"))
+    target = peer.add_target("t", pingback=endpoint.url)
+    result = run(publish("post", links_to(target)), settings, target)
+    assert (result["status"], result["retry"]) == ("failed", True)
+
+
+def test_pingback_to_the_peer_blog_and_the_duplicate(
+    peer: Peer, publish: Publish, make_settings: Callable[..., Settings], tmp_path
+) -> None:
+    target = peer.post_url("pingback")
+    source = publish("post", links_to(target))
+    first = make_settings()
+    assert run(source, first, target)["status"] == "sent"
+    # Another sent-log (a lost one): the peer answers fault 48, which counts as sent.
+    second = make_settings(sent_log=str(tmp_path / "other-log.json"))
+    result = run(source, second, target)
+    assert result["status"] == "sent"
+    assert "48" in result["detail"]
+    assert len(peer.received_by("pingback")) == 1
+
+
+def test_trackback_success_and_form(peer: Peer, publish: Publish, settings: Settings) -> None:
+    endpoint = peer.add_endpoint("/tb", Answer(200, trackback_answer(None), "text/xml"))
+    target = peer.add_target("t", trackback=endpoint.url)
+    words = " ".join(["déjà-vu"] * 80)
+    source = publish(
+        "post",
+        links_to(target),
+        title="Crème brûlée & co",
+        excerpt=f"<p>An <em>excerpt</em> {words}</p>",
+    )
+    result = run(source, settings, target)
+    assert result["status"] == "sent"
+    assert result["protocol"] == "trackback"
+    assert result["endpoint"] == endpoint.url
+    (form,) = endpoint.forms()
+    assert form["url"] == source.url
+    assert form["title"] == "Crème brûlée & co"
+    assert form["blog_name"] == "Test blog"
+    assert form["excerpt"].startswith("An excerpt déjà-vu")
+    assert "<" not in form["excerpt"]
+    assert len(form["excerpt"]) <= 255
+
+
+def test_trackback_error_gives_its_message(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    answer = Answer(200, trackback_answer("Sorry, trackbacks are closed."), "text/xml")
+    endpoint = peer.add_endpoint("/tb", answer)
+    target = peer.add_target("t", trackback=endpoint.url)
+    result = run(publish("post", links_to(target)), settings, target)
+    assert result["status"] == "failed"
+    assert "Sorry, trackbacks are closed." in result["detail"]
+
+
+@pytest.mark.parametrize("body", ["<html>hello</html", "<response><message>x</message></response>"])
+def test_trackback_malformed_answer_is_permanent(
+    body: str, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/tb", Answer(200, body, "text/xml"))
+    target = peer.add_target("t", trackback=endpoint.url)
+    result = run(publish("post", links_to(target)), settings, target)
+    assert (result["status"], result["retry"]) == ("failed", False)
+
+
+def test_trackback_to_the_peer_blog(peer: Peer, publish: Publish, settings: Settings) -> None:
+    target = peer.post_url("trackback")
+    source = publish("post", links_to(target), title="Mine", excerpt="Short.")
+    assert run(source, settings, target)["status"] == "sent"
+    (received,) = peer.received
+    assert (received.protocol, received.url, received.target) == ("trackback", source.url, target)
+    assert (received.title, received.excerpt, received.blog_name) == ("Mine", "Short.", "Test blog")
+
+
+def test_webmention_is_preferred_when_all_are_advertised(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    target = peer.post_url("all")
+    assert run(publish("post", links_to(target)), settings, target)["protocol"] == "webmention"
+    assert [r.protocol for r in peer.received] == ["webmention"]
+    assert peer.ping_requests() == [("POST", "/webmention")]
+
+
+def test_protocols_setting_orders_and_limits(
+    peer: Peer, publish: Publish, make_settings: Callable[..., Settings]
+) -> None:
+    target = peer.post_url("all")
+    settings = make_settings(protocols=["trackback", "pingback"])
+    assert run(publish("post", links_to(target)), settings, target)["protocol"] == "trackback"
+    only_webmention = make_settings(protocols=["webmention"], sent_log="wm-only.json")
+    pingback_only = peer.post_url("pingback")
+    result = run(publish("other", links_to(pingback_only)), only_webmention, pingback_only)
+    assert result["status"] == "no-endpoint"
+
+
+def test_permanent_failure_falls_back_to_the_next_protocol(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    webmention = peer.add_endpoint("/wm", Answer(400, "not here"))
+    pingback = peer.add_endpoint("/xmlrpc", xmlrpc_answer(33, fault=True))
+    trackback = peer.add_endpoint("/tb", Answer(200, trackback_answer(None), "text/xml"))
+    target = peer.add_target(
+        "t", webmention=webmention.url, pingback=pingback.url, trackback=trackback.url
+    )
+    result = run(publish("post", links_to(target)), settings, target)
+    assert result["status"] == "sent"
+    assert result["protocol"] == "trackback"
+    assert result["endpoint"] == trackback.url
+    assert [len(e.bodies) for e in (webmention, pingback, trackback)] == [1, 1, 1]
+
+
+def test_transient_failure_does_not_fall_back(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    webmention = peer.add_endpoint("/wm", Answer(503, "busy"))
+    pingback = peer.add_endpoint("/xmlrpc", xmlrpc_answer("ok"))
+    target = peer.add_target("t", webmention=webmention.url, pingback=pingback.url)
+    result = run(publish("post", links_to(target)), settings, target)
+    assert (result["status"], result["protocol"], result["retry"]) == ("failed", "webmention", True)
+    assert pingback.bodies == []
+
+
+def test_no_endpoint_is_recorded_and_never_retried(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    target = peer.post_url("none")
+    source = publish("post", links_to(target))
+    result = run(source, settings, target)
+    assert result["status"] == "no-endpoint"
+    assert result["protocol"] is None
+    assert result["retry"] is False
+    before = len(peer.requests)
+    send([source], settings)
+    assert len(peer.requests) == before
+
+
+def test_manual_trackbacks_are_sent_whatever_discovery_finds(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/tb/by-hand", Answer(200, trackback_answer(None), "text/xml"))
+    other = peer.add_endpoint("/tb/second", Answer(200, trackback_answer(None), "text/xml"))
+    source = publish(
+        "post", "<p>No links at all.</p>", metadata={"Trackbacks": f"{endpoint.url}, {other.url}"}
+    )
+    send([source], settings)
+    for uri in (endpoint.url, other.url):
+        result = entry(settings, source.url, uri)
+        assert (result["status"], result["protocol"]) == ("sent", "trackback")
+    assert endpoint.forms()[0]["url"] == source.url
+    assert len(other.bodies) == 1
+    assert [method for method, _ in peer.requests] == ["POST", "POST"]  # no discovery GET
+
+
+@pytest.mark.parametrize("value", ["off", "false", "no", False])
+def test_linkback_off_sends_nothing_for_that_page(
+    value: object, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    target = peer.post_url("webmention")
+    quiet = publish("quiet", links_to(target), metadata={"linkback": value})
+    report = send([quiet], settings)
+    assert peer.requests == []
+    assert report.pages == 0
+    assert (
+        not settings.sent_log_path.exists() or quiet.url not in settings.sent_log_path.read_text()
+    )
+
+
+def test_user_agent_names_linkback_and_the_site(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    target = peer.post_url("webmention")
+    send([publish("post", links_to(target))], settings)
+    agents = {headers["User-Agent"] for headers in peer.headers}
+    assert len(agents) == 1
+    (agent,) = agents
+    assert agent.startswith("linkback/")
+    assert settings.site_url in agent

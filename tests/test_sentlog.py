@@ -1,0 +1,373 @@
+"""The sent-log: once-only, pending until live, crash safety, locking, refusal of bad files.
+
+SPEC "What is sent" (Once, After the page is live) and "The sent-log".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from linkback import SentLogError, Settings, Source, deliver, send
+from tests.conftest import deploy, entry, links_to, read_log
+from tests.peer import Answer, Peer
+
+Publish = Callable[..., Source]
+FIELDS = {
+    "status",
+    "protocol",
+    "endpoint",
+    "attempts",
+    "first_attempt",
+    "last_attempt",
+    "detail",
+    "retry",
+}
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_sent_log_shape(peer: Peer, publish: Publish, settings: Settings) -> None:
+    target = peer.post_url("webmention")
+    source = publish("post", links_to(target))
+    send([source], settings)
+    text = settings.sent_log_path.read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert set(data) == {"version", "links"}
+    assert data["version"] == 1
+    assert list(data["links"]) == [source.url]
+    record = data["links"][source.url][target]
+    assert set(record) == FIELDS
+    assert record["status"] == "sent"
+    assert record["protocol"] == "webmention"
+    assert record["endpoint"] == peer.url("/webmention")
+    assert record["attempts"] == 1
+    assert STAMP.match(record["first_attempt"]) and STAMP.match(record["last_attempt"])
+    assert record["detail"] == "HTTP 202"
+    assert record["retry"] is False
+    # Human-readable: indented, keys sorted.
+    assert text.strip() == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def test_second_run_makes_no_request_at_all(
+    peer: Peer, publish: Publish, settings: Settings, site
+) -> None:
+    targets = [peer.post_url(kind) for kind in ("webmention", "pingback", "trackback", "none")]
+    sources = [publish("one", links_to(*targets[:2])), publish("two", links_to(*targets[2:]))]
+    first = send(sources, settings)
+    assert sum(first.sent.values()) == 3
+    assert first.no_endpoint == 1
+    peer_requests, site_requests = len(peer.requests), len(site.requests)
+    log_before = settings.sent_log_path.read_bytes()
+    second = send(sources, settings)
+    assert (len(peer.requests), len(site.requests)) == (peer_requests, site_requests)
+    assert second.already == 4
+    assert sum(second.sent.values()) == 0
+    assert second.requests == 0
+    assert settings.sent_log_path.read_bytes() == log_before
+    assert len(peer.received) == 3
+
+
+def test_a_new_link_in_a_known_page_is_the_only_one_sent(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    old, new = peer.post_url("webmention", "old"), peer.post_url("webmention", "new")
+    send([publish("post", links_to(old))], settings)
+    send([publish("post", links_to(old, new))], settings)
+    assert Counter(r.target for r in peer.received) == {old: 1, new: 1}
+
+
+def test_transient_failures_are_retried_up_to_max_attempts(
+    peer: Peer, publish: Publish, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(max_attempts=2)
+    endpoint = peer.add_endpoint("/wm", Answer(503, "busy"))
+    target = peer.add_target("t", webmention=endpoint.url)
+    source = publish("post", links_to(target))
+    send([source], settings)
+    first = entry(settings, source.url, target)
+    assert (first["status"], first["attempts"], first["retry"]) == ("failed", 1, True)
+    time.sleep(1.1)  # timestamps have a resolution of one second
+    send([source], settings)
+    second = entry(settings, source.url, target)
+    assert (second["status"], second["attempts"], second["retry"]) == ("failed", 2, False)
+    assert second["first_attempt"] == first["first_attempt"]
+    assert second["last_attempt"] > first["last_attempt"]
+    requests = len(peer.requests)
+    send([source], settings)
+    assert len(peer.requests) == requests
+    assert len(endpoint.bodies) == 2
+
+
+def test_a_retried_ping_that_succeeds_is_sent(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/wm", Answer(500, "oops"), Answer(201))
+    target = peer.add_target("t", webmention=endpoint.url)
+    source = publish("post", links_to(target))
+    send([source], settings)
+    send([source], settings)
+    result = entry(settings, source.url, target)
+    assert (result["status"], result["attempts"], result["retry"]) == ("sent", 2, False)
+
+
+def test_permanent_failures_are_not_retried(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/wm", Answer(400, "no"))
+    target = peer.add_target("t", webmention=endpoint.url)
+    source = publish("post", links_to(target))
+    send([source], settings)
+    requests = len(peer.requests)
+    report = send([source], settings)
+    assert len(peer.requests) == requests
+    assert report.already == 1
+
+
+# Pending until the page is live ------------------------------------------------------------
+
+
+def test_pages_not_yet_served_keep_their_pings_pending(
+    peer: Peer, publish: Publish, settings: Settings, site_dir: Path
+) -> None:
+    targets = [peer.post_url(kind) for kind in ("webmention", "pingback", "trackback")]
+    source = publish("post", links_to(*targets), title="Later", excerpt="Soon.", live=False)
+    report = send([source], settings)
+    assert report.pending == 3
+    assert report.failed == 0
+    assert report.exit_code == 0
+    assert peer.ping_requests() == []
+    for target, protocol in zip(targets, ("webmention", "pingback", "trackback"), strict=True):
+        waiting = entry(settings, source.url, target)
+        assert waiting["status"] == "pending"
+        assert waiting["protocol"] == protocol
+        assert waiting["endpoint"]
+        assert waiting["retry"] is True
+    # After the upload, deliver sends exactly those, once.
+    deploy(site_dir, source)
+    delivered = deliver(settings)
+    assert sum(delivered.sent.values()) == 3
+    assert Counter(r.target for r in peer.received) == dict.fromkeys(targets, 1)
+    (trackback,) = peer.received_by("trackback")
+    assert (trackback.title, trackback.excerpt, trackback.blog_name) == (
+        "Later",
+        "Soon.",
+        "Test blog",
+    )
+    assert {entry(settings, source.url, t)["status"] for t in targets} == {"sent"}
+    requests = len(peer.requests)
+    assert sum(deliver(settings).sent.values()) == 0
+    assert send([source], settings).already == 3
+    assert len(peer.requests) == requests
+
+
+def test_page_served_without_the_link_keeps_its_pings_pending(
+    peer: Peer, publish: Publish, settings: Settings, site_dir: Path
+) -> None:
+    target = peer.post_url("webmention")
+    old_version = publish("post", "<p>The old text without the link.</p>")
+    source = Source(old_version.url, "A post", links_to(target), "An excerpt.")
+    send([source], settings)
+    assert entry(settings, source.url, target)["status"] == "pending"
+    assert peer.ping_requests() == []
+    deploy(site_dir, source)
+    send([source], settings)  # the next build sends it too
+    assert entry(settings, source.url, target)["status"] == "sent"
+    assert len(peer.received) == 1
+
+
+def test_deliver_contacts_nothing_but_the_pending_pings(
+    peer: Peer, publish: Publish, settings: Settings, site_dir: Path
+) -> None:
+    busy = peer.add_endpoint("/wm", Answer(503, "busy"))
+    failing = peer.add_target("failing", webmention=busy.url)
+    live = publish("live", links_to(failing, peer.post_url("webmention", "done")))
+    later = publish("later", links_to(peer.post_url("webmention", "later")), live=False)
+    send([live, later], settings)
+    assert entry(settings, live.url, failing)["retry"] is True
+    deploy(site_dir, later)
+    before = len(peer.requests)
+    report = deliver(settings)
+    assert sum(report.sent.values()) == 1
+    assert peer.requests[before:] == [("POST", "/webmention")]
+    assert len(busy.bodies) == 1
+
+
+def test_deliver_leaves_pages_still_not_live_pending(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    source = publish("later", links_to(peer.post_url("webmention")), live=False)
+    send([source], settings)
+    report = deliver(settings)
+    assert report.pending == 1
+    assert report.exit_code == 0
+    assert peer.ping_requests() == []
+
+
+def test_without_check_live_pings_go_at_once(
+    peer: Peer, publish: Publish, make_settings: Callable[..., Settings]
+) -> None:
+    endpoint = peer.add_endpoint("/wm")
+    target = peer.add_target("t", webmention=endpoint.url)
+    settings = make_settings(check_live=False)
+    source = publish("post", links_to(target), live=False)
+    send([source], settings)
+    assert entry(settings, source.url, target)["status"] == "sent"
+
+
+# Bad files ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b"",
+        b'{"version": 2, "links": {}}',
+        b'{"links": {}}',
+        b"[1, 2]",
+        b'{"version": 1, "links": {"https://a/": "not a mapping"}}',
+        b"\xff\xfe\x00garbage",
+    ],
+)
+def test_unreadable_sent_log_stops_sending_and_is_left_untouched(
+    content: bytes, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    settings.sent_log_path.write_bytes(content)
+    source = publish("post", links_to(peer.post_url("webmention")))
+    with pytest.raises(SentLogError) as error:
+        send([source], settings)
+    assert str(settings.sent_log_path) in str(error.value)
+    assert settings.sent_log_path.read_bytes() == content
+    assert peer.requests == []
+    with pytest.raises(SentLogError):
+        deliver(settings)
+    assert settings.sent_log_path.read_bytes() == content
+
+
+def test_sent_log_keeps_unrelated_entries(peer: Peer, publish: Publish, settings: Settings) -> None:
+    old = {
+        "status": "sent",
+        "protocol": "pingback",
+        "endpoint": "https://x.example/xmlrpc",
+        "attempts": 1,
+        "first_attempt": "2020-01-01T00:00:00Z",
+        "last_attempt": "2020-01-01T00:00:00Z",
+        "detail": "ok",
+        "retry": False,
+    }
+    previous = {"version": 1, "links": {"https://old.example/p/": {"https://x.example/": old}}}
+    settings.sent_log_path.write_text(json.dumps(previous), encoding="utf-8")
+    send([publish("post", links_to(peer.post_url("webmention")))], settings)
+    assert read_log(settings)["links"]["https://old.example/p/"] == {"https://x.example/": old}
+
+
+# Processes: a kill in the middle, two runs at once -----------------------------------------
+
+SENDER = """
+import json, sys
+from linkback import Settings, Source, send
+job = json.loads(sys.argv[1])
+settings = Settings.from_mapping(job["settings"], site_url=job["site_url"],
+                                 blog_name="Test blog", base_dir=job["base_dir"], environ={})
+sources = [Source(**source) for source in job["sources"]]
+report = send(sources, settings)
+print(report.summary())
+"""
+
+
+def start_sender(settings: Settings, sources: list[Source], **values: object) -> subprocess.Popen:
+    job = {
+        "settings": {"send": True, "allow_private": True, "timeout": 5, **values},
+        "site_url": settings.site_url,
+        "base_dir": str(settings.base_dir),
+        "sources": [
+            {"url": s.url, "title": s.title, "content": s.content, "excerpt": s.excerpt}
+            for s in sources
+        ],
+    }
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("LINKBACK_SEND", None)
+    return subprocess.Popen(
+        [sys.executable, "-c", SENDER, json.dumps(job)],
+        cwd=settings.base_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def sent_targets(settings: Settings) -> set[str]:
+    return {
+        target
+        for targets in read_log(settings)["links"].values()
+        for target, record in targets.items()
+        if record["status"] == "sent"
+    }
+
+
+def test_killed_run_leaves_a_readable_log_and_the_next_run_finishes_the_job(
+    publish: Publish, settings: Settings
+) -> None:
+    with Peer("127.0.0.4", latency=0.2) as slow:
+        targets = [slow.post_url("webmention", f"p{n}") for n in range(14)]
+        source = publish("post", links_to(*targets))
+        process = start_sender(settings, [source], per_host=2)
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                # Every read, at any moment, sees a whole file.
+                if settings.sent_log_path.exists() and len(sent_targets(settings)) >= 4:
+                    break
+                time.sleep(0.02)
+            assert process.poll() is None, "the run ended before it could be killed"
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait()
+        recorded = sent_targets(settings)
+        assert 4 <= len(recorded) < len(targets)
+        settle = time.monotonic() + 5
+        while slow.in_flight and time.monotonic() < settle:  # the peer finishes what it got
+            time.sleep(0.02)
+        received_before = Counter(r.target for r in slow.received)
+        # Everything recorded as sent was received; at most the pings in flight were not recorded.
+        assert recorded <= set(received_before)
+        in_flight = set(received_before) - recorded
+        assert len(in_flight) <= 2
+        posts_before = len(slow.ping_requests())
+
+        report = send([source], settings)
+
+        assert report.already == len(recorded)
+        assert sent_targets(settings) == set(targets)
+        received = Counter(r.target for r in slow.received)
+        assert set(received) == set(targets)
+        twice = {target for target, count in received.items() if count > 1}
+        assert twice <= in_flight
+        assert len(slow.ping_requests()) - posts_before == len(targets) - len(recorded)
+
+
+def test_two_runs_at_the_same_time_never_send_a_ping_twice(
+    publish: Publish, settings: Settings
+) -> None:
+    with Peer("127.0.0.4", latency=0.1) as slow:
+        targets = [slow.post_url("all", f"p{n}") for n in range(8)]
+        sources = [publish("one", links_to(*targets[:4])), publish("two", links_to(*targets[4:]))]
+        first = start_sender(settings, sources)
+        second = start_sender(settings, sources)
+        outputs = [process.communicate(timeout=60) for process in (first, second)]
+        assert [first.returncode, second.returncode] == [0, 0], outputs
+        assert Counter(r.target for r in slow.received) == dict.fromkeys(targets, 1)
+        assert len(slow.ping_requests()) == len(targets)
+        assert sent_targets(settings) == set(targets)
