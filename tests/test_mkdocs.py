@@ -165,12 +165,12 @@ def test_build_sends_each_ping_once_and_a_second_build_nothing(
     log = json.loads((docs / "linkback-sent.json").read_text(encoding="utf-8"))
     assert site.url + "private/" not in log["links"]
 
-    requests_before = len(peer.requests)
+    requests_before = len(peer.requests), len(site.requests)
     second = build_live(docs, site)
 
     assert second.returncode == 0, second.stderr
     assert summary(second).startswith("linkback: 7 links in 3 pages: 0 sent, 7 already sent, ")
-    assert len(peer.requests) == requests_before
+    assert (len(peer.requests), len(site.requests)) == requests_before  # no request at all
     assert len(peer.received) == 6
 
 
