@@ -75,10 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="linkback", description="Webmention, Pingback and Trackback for static sites."
     )
     parser.add_argument("--version", action="version", version=f"linkback {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="one line per target")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="one line per target")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    send_parser = commands.add_parser("send", help="send the pings of a generated site")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[common])
+
+    send_parser = command("send", "send the pings of a generated site")
     send_parser.add_argument("output_dir", type=Path, help="the generator's output folder")
     send_parser.add_argument("--site-url", required=True, help="public URL of the output folder")
     send_parser.add_argument("--site-name", default="", help="blog name sent with trackbacks")
@@ -90,10 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_options(deliver_parser, ("sent_log", *NETWORK_OPTIONS))
 
-    status_parser = commands.add_parser("status", help="what the sent-log holds")
+    status_parser = command("status", "what the sent-log holds")
     _add_options(status_parser, ("sent_log",))
 
-    discover_parser = commands.add_parser("discover", help="the endpoints a URL advertises")
+    discover_parser = command("discover", "the endpoints a URL advertises")
     discover_parser.add_argument("url")
     _add_options(discover_parser, NETWORK_OPTIONS)
     return parser
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "send":
             return _send(args, values)
-        settings = Settings.from_mapping(values)
+        settings = Settings.from_mapping(values, spelling="cli")
         if args.command == "deliver":
             return _finish(deliver(settings, logger=logger))
         if args.command == "status":
@@ -132,7 +136,9 @@ def _finish(report: Report) -> int:
 
 def _send(args: argparse.Namespace, values: dict[str, object]) -> int:
     values.setdefault("send", True)
-    settings = Settings.from_mapping(values, site_url=args.site_url, blog_name=args.site_name)
+    settings = Settings.from_mapping(
+        values, spelling="cli", site_url=args.site_url, blog_name=args.site_name
+    )
     if not args.output_dir.is_dir():
         raise ConfigError(f"{args.output_dir} is not a folder")
     selectors = (args.content_selector,) if args.content_selector else DEFAULT_CONTENT_SELECTORS
@@ -207,7 +213,7 @@ def _status(settings: Settings) -> int:
     by_status = Counter(entry.get("status") for _, _, entry in entries)
     for status, count in sorted(by_status.items(), key=lambda item: str(item[0])):
         protocols = Counter(
-            e.get("protocol") or "-" for _, _, e in entries if e.get("status") == status
+            e.get("protocol") or "no protocol" for _, _, e in entries if e.get("status") == status
         )
         detail = ", ".join(f"{n} {p}" for p, n in sorted(protocols.items()))
         print(f"  {status}: {count} ({detail})")

@@ -109,13 +109,16 @@ class Settings:
         base_dir: str | os.PathLike[str] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
-        """Validate raw settings; ``spelling`` is "pelican" (LINKBACK_*) or "plain" (name).
+        """Validate raw settings keyed by plain names, or "pelican" (LINKBACK_*) or "cli" names.
 
         Unknown names are refused with the closest known one, because a typo such as
         ``LINKBACK_SENTLOG`` would otherwise silently log to the default place.
         """
         environ = os.environ if environ is None else environ
-        known = {_spelled(option, spelling): option for option in OPTIONS}
+        known = {
+            option.pelican_name if spelling == "pelican" else option.name: option
+            for option in OPTIONS
+        }
         chosen: dict[str, Any] = {}
         for raw_name, raw_value in values.items():
             option = known.get(raw_name)
@@ -190,6 +193,9 @@ class Settings:
 
 
 def _spelled(option: Option, spelling: str) -> str:
+    """How the user wrote the name: in error messages it must read as they wrote it."""
+    if spelling == "cli":
+        return option.cli_name
     return option.pelican_name if spelling == "pelican" else option.name
 
 
