@@ -89,9 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     send_parser.add_argument("--content-selector", help="CSS selector of each page's content")
     _add_options(send_parser)
 
-    deliver_parser = commands.add_parser(
-        "deliver", help="send the pings waiting until pages are live"
-    )
+    deliver_parser = command("deliver", "send the pings waiting until pages are live")
     _add_options(deliver_parser, ("sent_log", *NETWORK_OPTIONS))
 
     status_parser = command("status", "what the sent-log holds")
