@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench bench-large clean
+.PHONY: install test test-pelican-oldest lint demo bench bench-large clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The Pelican end-to-end tests again, with the oldest Pelican pyproject.toml accepts (4.9).
+OLDEST := .venv-pelican-oldest
+
+test-pelican-oldest:
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet -e . 'pelican[markdown]==4.9.*' 'pytest>=8'
+	$(OLDEST)/bin/python -m pytest tests/test_pelican.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -33,4 +41,4 @@ bench-large: $(STAMP)
 	$(BIN)/python -m benchmarks --large
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache benchmarks/work
+	rm -rf $(VENV) $(OLDEST) build *.egg-info .pytest_cache .ruff_cache benchmarks/work
