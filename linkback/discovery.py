@@ -60,8 +60,8 @@ def parse_html(body: bytes, charset: str | None) -> etree._Element | None:
     """Parse a page as a browser would: broken markup and bad bytes do not stop discovery."""
     if not body.strip():
         return None
-    parser = lxml.html.HTMLParser(encoding=charset, recover=True) if charset else None
     try:
+        parser = lxml.html.HTMLParser(encoding=charset, recover=True) if charset else None
         return lxml.html.document_fromstring(body, parser=parser)
     except (etree.ParserError, LookupError, ValueError):
         try:  # an unknown charset label: let lxml sniff
