@@ -311,3 +311,14 @@ def test_every_setting_is_an_option_of_send(tmp_path: Path) -> None:
         assert name in deliver_help
     for name in ("--user-agent", "--max-page-bytes", "--dry-run"):
         assert name in deliver_help
+
+
+@pytest.mark.parametrize("number", [1, 7, 15, 19, 21, 23])
+def test_discover_webmention_rocks_cases(number: int, peer: Peer, tmp_path: Path) -> None:
+    from tests.test_discovery import WEBMENTION_ROCKS, serve_webmention_rocks
+
+    url = serve_webmention_rocks(peer)[number]
+    result = linkback("discover", url, *NETWORK, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = peer.url(WEBMENTION_ROCKS[number][3])
+    assert result.stdout.splitlines()[0].startswith(f"webmention: {expected} (")

@@ -8,13 +8,15 @@ test is about precedence or false positives, wrong ones under ``/test/N/wrong``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 import pytest
 
-from linkback import Settings
+from linkback import Settings, Source, send
 from linkback.discovery import Endpoints, discover
 from linkback.http import Client
-from tests.peer import Peer
+from tests.conftest import entry, links_to
+from tests.peer import Peer, PeerHandler
 
 HTML = "text/html; charset=utf-8"
 PAGE = "<!DOCTYPE html><html><head><title>t</title>{head}</head><body>{body}</body></html>"
@@ -161,6 +163,32 @@ def test_webmention_rocks_discovery(
     urls = serve_webmention_rocks(peer)
     endpoints = fetch(urls[number])
     assert endpoints.webmention == peer.url(WEBMENTION_ROCKS[number][3])
+
+
+def test_webmention_rocks_end_to_end(
+    peer: Peer, publish: Callable[..., Source], settings: Settings
+) -> None:
+    """One page links to all 23 tests; each right endpoint gets one webmention, no wrong one."""
+    urls = serve_webmention_rocks(peer)
+    posted: dict[str, list[dict[str, str]]] = {}
+
+    def endpoint(handler: PeerHandler) -> None:
+        form = dict(parse_qsl(handler.read_body().decode()))
+        posted.setdefault(handler.path, []).append(form)
+        handler.reply(202)
+
+    for _headers, _head, _body, path in WEBMENTION_ROCKS.values():
+        peer.add_handler(path, endpoint, method="POST")
+    source = publish("rocks", links_to(*urls.values()))
+    report = send([source], settings)
+    assert report.sent["webmention"] == len(WEBMENTION_ROCKS)
+    assert sorted(path for _, path in peer.ping_requests()) == sorted(
+        path for *_, path in WEBMENTION_ROCKS.values()
+    )
+    for number, url in urls.items():
+        path = WEBMENTION_ROCKS[number][3]
+        assert posted[path] == [{"source": source.url, "target": url}], number
+        assert entry(settings, source.url, url)["endpoint"] == peer.url(path)
 
 
 def test_link_header_counts_whatever_the_content_type(peer: Peer, fetch: Callable) -> None:
