@@ -1,13 +1,14 @@
 """Pelican signals -> the linkback core.
 
-One build goes through four signals:
+One build goes through these signals:
 
 - ``initialized``: every ``LINKBACK_*`` setting is validated, so that a typo or a bad value
   stops the build before anything is written;
+- ``generator_init``: the generator's templates will add, to each HTML page they render, the
+  discovery tags and, on a source's own page, the Trackback block. Editing the rendered text
+  before Pelican writes it keeps each file written once and never read back;
 - ``all_generators_finalized``: the published articles and pages become the sources, and
   each gets ``trackback_uri`` for themes that place it themselves;
-- ``content_written``: each HTML file Pelican writes gets the discovery tags and, on a
-  source's own page, the Trackback block (one read and one write per file);
 - ``finalized``: every file is written, so the pings go out (or the "not sending" line).
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from jinja2 import Environment
 from pelican.contents import Content
 from pelican.generators import ArticlesGenerator, PagesGenerator
 from pelican.plugins import signals
@@ -80,7 +82,7 @@ def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.initialized.connect(read_settings)
     signals.all_generators_finalized.connect(collect_sources)
-    signals.content_written.connect(decorate_page)
+    signals.generator_init.connect(decorate_templates)
     signals.finalized.connect(send_pings)
 
 
@@ -162,31 +164,42 @@ def collect_sources(generators: Iterable[Any]) -> None:
             _build.decorated.add(id(content))
 
 
-def decorate_page(path: str, context: Mapping[str, Any]) -> None:
-    """Add the discovery tags to an HTML file just written, and the Trackback block to a source.
+class DecoratingTemplate:
+    """A Jinja template whose rendering of an HTML page gets linkback's additions."""
 
-    The file is edited as text at two anchors; every other byte stays as Pelican wrote it.
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        html = super().render(*args, **kwargs)  # type: ignore[misc]
+        return decorate(html, dict(*args, **kwargs))
+
+
+def decorate_templates(generator: Any) -> None:
+    """Make the generator's templates decorate what they render (any template class kept)."""
+    environment = getattr(generator, "env", None)
+    if isinstance(environment, Environment) and not issubclass(
+        environment.template_class, DecoratingTemplate
+    ):
+        environment.template_class = type(
+            "LinkbackTemplate", (DecoratingTemplate, environment.template_class), {}
+        )
+
+
+def decorate(html: str, context: Mapping[str, Any]) -> str:
+    """The discovery tags on an HTML page, and the Trackback block on a source's own page.
+
+    The text is edited at two anchors; every other byte stays as the template rendered it.
     """
-    if _build is None or not path.endswith(HTML_SUFFIXES):
-        return
-    settings = _build.settings
+    if _build is None or not str(context.get("output_file", "")).endswith(HTML_SUFFIXES):
+        return html
+    html = pages.add_head_tags(html, _build.settings)
     source = _source_of(context)
-    if source is None and not (settings.webmention_endpoint or settings.pingback_endpoint):
-        return  # nothing to add: the file is not even read
-    file = Path(path)
-    with file.open(encoding="utf-8", newline="") as stream:
-        html = stream.read()
-    edited = pages.add_head_tags(html, settings)
-    if source is not None:
-        block = pages.trackback_block(_build.page_url(source), source.title, settings)
-        edited = pages.add_after_content(edited, source.content, block)
-    if edited != html:
-        with file.open("w", encoding="utf-8", newline="") as stream:
-            stream.write(edited)
+    if source is None:
+        return html
+    block = pages.trackback_block(_build.page_url(source), source.title, _build.settings)
+    return pages.add_after_content(html, source.content, block)
 
 
 def _source_of(context: Mapping[str, Any]) -> Content | None:
-    """The article or page a file was written for, if it gets the Trackback block."""
+    """The article or page a page is rendered for, if it gets the Trackback block."""
     for key in ("article", "page"):
         content = context.get(key)
         if content is not None and id(content) in _build.decorated:
