@@ -98,6 +98,7 @@ class Peer(_Background):
         self.received: list[Received] = []
         self.requests: list[tuple[str, str]] = []
         self.headers: list[Message] = []  # the headers of each request, in order
+        self.connections: set[tuple[str, int]] = set()  # client (address, port) pairs
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests it was answering at one time
         self._lock = threading.Lock()
@@ -180,6 +181,7 @@ class Peer(_Background):
         with self._lock:
             self.requests.append((handler.command, handler.path))
             self.headers.append(handler.headers)
+            self.connections.add(handler.client_address[:2])
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 

@@ -192,3 +192,23 @@ def test_exclude_and_self_links_are_not_contacted(
     assert report.links == 1
     assert ("GET", "/pingback/post/") not in peer.requests
     assert [r.protocol for r in peer.received] == ["webmention"]
+
+
+def test_connections_are_reused(publish: Publish, make_settings: Callable[..., Settings]) -> None:
+    with Peer("127.0.0.4", verify=False) as other:
+        targets = [other.post_url("webmention", f"p{n}") for n in range(10)]
+        send([publish("post", links_to(*targets))], make_settings(per_host=1))
+        assert len(other.requests) == 20
+        assert len(other.connections) <= 2
+
+
+def test_no_temporary_file_is_left_beside_the_sent_log(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    send([publish("post", links_to(peer.post_url("webmention")))], settings)
+    leftovers = [
+        path.name
+        for path in settings.sent_log_path.parent.iterdir()
+        if path.name.startswith(".linkback-sent") or path.suffix == ".tmp"
+    ]
+    assert leftovers == []

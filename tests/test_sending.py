@@ -13,7 +13,7 @@ import pytest
 
 from linkback import Settings, Source, send
 from tests.conftest import entry, links_to
-from tests.peer import Answer, Peer, trackback_answer, xmlrpc_answer
+from tests.peer import Answer, Peer, PeerHandler, trackback_answer, xmlrpc_answer
 
 Publish = Callable[..., Source]
 
@@ -354,3 +354,23 @@ def test_user_agent_names_linkback_and_the_site(
     (agent,) = agents
     assert agent.startswith("linkback/")
     assert settings.site_url in agent
+
+
+def test_target_page_429_is_fetched_again_after_the_pause(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    endpoint = peer.add_endpoint("/wm")
+    answers = iter([429, 200])
+
+    def page(handler: PeerHandler) -> None:
+        if next(answers, 200) == 429:
+            handler.reply(429, "slow down", headers={"Retry-After": "1"})
+        else:
+            handler.reply(
+                200, "<html></html>", headers={"Link": f"<{endpoint.url}>; rel=webmention"}
+            )
+
+    target = peer.add_handler("/busy/", page)
+    result = run(publish("post", links_to(target)), settings, target)
+    assert result["status"] == "sent"
+    assert peer.requests.count(("GET", "/busy/")) == 2
