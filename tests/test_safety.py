@@ -6,6 +6,7 @@ goes on and ends normally.
 
 from __future__ import annotations
 
+import gzip
 import socket
 import threading
 import time
@@ -435,3 +436,37 @@ def test_client_caps_the_body(peer: Peer, settings: Settings) -> None:
     assert len(response.body) == 1000
     assert response.truncated is True
     assert client.get(peer.url("/big/"), cap=10).body == b"a" * 10
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.2/x", "gopher://x/"])
+def test_redirect_to_another_scheme_is_refused(
+    location: str, peer: Peer, publish: Publish, hostile_settings: Settings
+) -> None:
+    target = peer.add_page("/elsewhere/", "", status=302, headers={"Location": location})
+    result, _ = run_one(publish("post", links_to(target)), hostile_settings, target)
+    assert (result["status"], result["retry"]) == ("failed", False)
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["file:///etc/passwd", "javascript:alert(1)", "mailto:x@example.org"]
+)
+def test_endpoint_with_another_scheme_is_refused(
+    endpoint: str, peer: Peer, publish: Publish, hostile_settings: Settings
+) -> None:
+    target = peer.add_target("t", webmention=endpoint)
+    result, _ = run_one(publish("post", links_to(target)), hostile_settings, target)
+    assert result["status"] in ("failed", "no-endpoint")
+    assert result["retry"] is False
+    assert peer.ping_requests() == []
+
+
+def test_compressed_bomb_is_read_no_further_than_the_cap(
+    peer: Peer, publish: Publish, hostile_settings: Settings
+) -> None:
+    body = gzip.compress(b"\0" * 1_000_000) * 1000  # 1000 gzip members: 1 GB inflated
+    target = peer.add_page(
+        "/bomb.gz/", body, headers={"Content-Encoding": "gzip"}, content_type="text/html"
+    )
+    result, seconds = run_one(publish("post", links_to(target)), hostile_settings, target)
+    assert result["status"] in ("no-endpoint", "failed")
+    assert seconds < 4

@@ -20,7 +20,7 @@ import pytest
 
 from linkback import SentLogError, Settings, Source, deliver, send
 from tests.conftest import deploy, entry, links_to, read_log
-from tests.peer import Answer, Peer
+from tests.peer import Answer, Peer, trackback_answer
 
 Publish = Callable[..., Source]
 FIELDS = {
@@ -165,6 +165,7 @@ def test_pages_not_yet_served_keep_their_pings_pending(
         "Test blog",
     )
     assert {entry(settings, source.url, t)["status"] for t in targets} == {"sent"}
+    assert {entry(settings, source.url, t)["attempts"] for t in targets} == {1}
     requests = len(peer.requests)
     assert sum(deliver(settings).sent.values()) == 0
     assert send([source], settings).already == 3
@@ -201,6 +202,22 @@ def test_deliver_contacts_nothing_but_the_pending_pings(
     assert sum(report.sent.values()) == 1
     assert peer.requests[before:] == [("POST", "/webmention")]
     assert len(busy.bodies) == 1
+
+
+def test_manual_trackbacks_wait_for_the_page_too(
+    peer: Peer, publish: Publish, settings: Settings, site_dir: Path
+) -> None:
+    endpoint = peer.add_endpoint("/tb/by-hand", Answer(200, trackback_answer(None), "text/xml"))
+    source = publish(
+        "post", "<p>No link needed.</p>", metadata={"trackbacks": endpoint.url}, live=False
+    )
+    send([source], settings)
+    waiting = entry(settings, source.url, endpoint.url)
+    assert (waiting["status"], waiting["protocol"]) == ("pending", "trackback")
+    assert endpoint.bodies == []
+    deploy(site_dir, source)
+    assert deliver(settings).sent["trackback"] == 1
+    assert endpoint.forms()[0]["url"] == source.url
 
 
 def test_deliver_leaves_pages_still_not_live_pending(
