@@ -470,3 +470,16 @@ def test_compressed_bomb_is_read_no_further_than_the_cap(
     result, seconds = run_one(publish("post", links_to(target)), hostile_settings, target)
     assert result["status"] in ("no-endpoint", "failed")
     assert seconds < 4
+
+
+def test_huge_webmention_answer_is_capped(
+    peer: Peer, publish: Publish, hostile_settings: Settings
+) -> None:
+    flood = Flood()
+    peer.add_handler("/wm", flood, method="POST")
+    target = peer.add_target("t", webmention=peer.url("/wm"))
+    result, seconds = run_one(publish("post", links_to(target)), hostile_settings, target)
+    assert (result["status"], result["detail"]) == ("sent", "HTTP 200")
+    assert flood.done.wait(5)
+    assert flood.sent < Flood.size / 20
+    assert seconds < 4

@@ -221,6 +221,16 @@ def test_trackback_success_and_form(peer: Peer, publish: Publish, settings: Sett
     assert len(form["excerpt"]) <= 255
 
 
+def test_trackback_excerpt_defaults_to_the_content_text(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    target = peer.post_url("trackback")
+    source = publish("post", f"<p>Read <b>this</b>: {links_to(target)}</p>", excerpt="")
+    assert run(source, settings, target)["status"] == "sent"
+    (received,) = peer.received
+    assert received.excerpt.startswith("Read this: See this post.")
+
+
 def test_trackback_error_gives_its_message(
     peer: Peer, publish: Publish, settings: Settings
 ) -> None:

@@ -220,6 +220,19 @@ def test_manual_trackbacks_wait_for_the_page_too(
     assert endpoint.forms()[0]["url"] == source.url
 
 
+def test_deliver_dry_run_sends_and_writes_nothing(
+    peer: Peer, publish: Publish, settings: Settings, site_dir: Path
+) -> None:
+    source = publish("later", links_to(peer.post_url("webmention")), live=False)
+    send([source], settings)
+    before = settings.sent_log_path.read_bytes()
+    deploy(site_dir, source)
+    report = deliver(settings.replace(dry_run=True))
+    assert report.would_send == 1
+    assert peer.ping_requests() == []
+    assert settings.sent_log_path.read_bytes() == before
+
+
 def test_deliver_leaves_pages_still_not_live_pending(
     peer: Peer, publish: Publish, settings: Settings
 ) -> None:
