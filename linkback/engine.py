@@ -22,7 +22,7 @@ from . import links
 from .discovery import Endpoints, discover, parse_html
 from .http import Client, FetchError, Response
 from .protocols import SENDERS, Outcome, Ping, failure_of, http_failure, plain_excerpt
-from .report import ProgressDisplay, Report
+from .report import ProgressDisplay, ProgressOption, Report
 from .sentlog import Entry, SentLog, SentLogError, is_settled, now_iso, read_links
 from .settings import Settings
 from .source import Source
@@ -443,7 +443,7 @@ def send(
     settings: Settings,
     *,
     logger: logging.Logger | None = None,
-    progress: bool | None = None,
+    progress: ProgressOption = None,
     output_dir: str | None = None,
 ) -> Report:
     """Notify every new target of ``sources`` once; see SPEC "What is sent".
@@ -488,7 +488,7 @@ def send(
 
 
 def deliver(
-    settings: Settings, *, logger: logging.Logger | None = None, progress: bool | None = None
+    settings: Settings, *, logger: logging.Logger | None = None, progress: ProgressOption = None
 ) -> Report:
     """Send the pings waiting as ``pending`` for pages that are live now; nothing else."""
     logger = _logger(logger)
@@ -532,7 +532,7 @@ def _execute(
     log: SentLog,
     report: Report,
     logger: logging.Logger,
-    progress: bool | None,
+    progress: ProgressOption,
     jobs: list[_Job],
     *,
     discover_first: bool,

@@ -7,9 +7,16 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
+from rich.console import Console
+from rich.errors import LiveError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .settings import PROTOCOLS
+
+# True / False: a bar or not; None: a bar when stderr is a terminal; a Console: a bar on it
+# when it is a terminal. A generator that shows its own live display (Pelican's "Generating...")
+# passes its console, so that both share the screen instead of overwriting each other.
+ProgressOption = bool | Console | None
 
 
 @dataclass
@@ -72,9 +79,13 @@ class Report:
 class ProgressDisplay:
     """A rich progress bar on a terminal; on a pipe, a log line every tenth of the work."""
 
-    def __init__(self, logger: logging.Logger, enabled: bool | None = None) -> None:
+    def __init__(self, logger: logging.Logger, enabled: ProgressOption = None) -> None:
         self.logger = logger
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.console = enabled if isinstance(enabled, Console) else None
+        if self.console is not None:
+            self.enabled = self.console.is_terminal
+        else:
+            self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
         self._bar: Progress | None = None
         self._task = None
         self._total = 0
@@ -91,8 +102,13 @@ class ProgressDisplay:
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 transient=True,
+                console=self.console,
             )
-            self._bar.start()
+            try:
+                self._bar.start()
+            except LiveError:  # rich < 14 shows one live display per console: plain lines
+                self._bar = None
+                return
             self._task = self._bar.add_task(description, total=total)
 
     def advance(self, steps: int = 1) -> None:
