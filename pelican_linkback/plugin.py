@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment
 from pelican.contents import Content
 from pelican.generators import ArticlesGenerator, PagesGenerator
+from pelican.log import console
 from pelican.plugins import signals
 
 from linkback import ConfigError, Settings, Source, pages, send
@@ -217,7 +218,13 @@ def send_pings(pelican: Any) -> None:
         for content in _build.sources
     ]
     try:
-        report = send(sources, _build.settings, logger=logger, output_dir=pelican.output_path)
+        report = send(
+            sources,
+            _build.settings,
+            logger=logger,
+            progress=console,  # Pelican's: the bar shows under its "Generating..." spinner
+            output_dir=pelican.output_path,
+        )
     except ConfigError as error:  # also an unreadable or locked sent-log
         raise LinkbackError(str(error)) from None
     logger.info("%s", report.summary(send_setting="LINKBACK_SEND"))
