@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import shutil
 import subprocess
@@ -40,6 +41,7 @@ EXPECTED = {
     ("pingback", "about/", "/pingback/about/"),
 }
 SUMMARY = re.compile(r"INFO\s+(linkback: .*?)\s+\S+\.py:\d+\s*$", re.MULTILINE)
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\))")
 FIRST_SUMMARY = (
     "linkback: 7 links in 3 pages: 6 sent (2 webmention, 2 pingback, 2 trackback), "
     "0 already sent, 1 without endpoint in"
@@ -412,3 +414,33 @@ def test_theme_without_head_hooks(site_copy: Path, peer: Peer, theme_pingback: b
     assert body.index('<p class="linkback-trackback-uri">') < content_end
     assert f'<a id="tb" href="{uri}">' in body
     assert peer.requests == []
+
+
+def test_progress_bar_on_a_terminal(site_copy: Path, peer: Peer, site: StaticSite) -> None:
+    """On a terminal the bar shares Pelican's console with its "Generating..." spinner."""
+    parent, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pelican", "content", "-o", str(site.root), "-s"]
+        + ["publishconf.py", "-e", "LINKBACK_TIMEOUT=3"],
+        cwd=site_copy,
+        env=environment(site.url.rstrip("/"), TERM="xterm"),
+        stdin=subprocess.DEVNULL,
+        stdout=child,
+        stderr=child,
+    )
+    os.close(child)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(parent, 65536)
+        except OSError:  # the terminal is closed once pelican exits
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(parent)
+    assert process.wait(timeout=60) == 0, screen.decode(errors="replace")
+    text = ANSI.sub("", screen.decode(errors="replace"))
+    assert "linkback: sending" in text and "Generating..." in text
+    assert " ".join(FIRST_SUMMARY.split()[:8]) in " ".join(text.split())
+    assert received(peer, site) == EXPECTED
