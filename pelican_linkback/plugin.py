@@ -10,6 +10,9 @@ One build goes through these signals:
 - ``all_generators_finalized``: the published articles and pages become the sources, and
   each gets ``trackback_uri`` for themes that place it themselves;
 - ``finalized``: every file is written, so the pings go out (or the "not sending" line).
+
+Several Pelican instances may share a process (autoreload, i18n subsites): each one's state
+is found from its settings dict, which Pelican hands to every generator.
 """
 
 from __future__ import annotations
@@ -38,14 +41,34 @@ HTML_SUFFIXES = (".html", ".htm")
 SETTINGS_FILE_MARKERS = ("SITENAME", "SITEURL", "PLUGINS")
 
 
+class LinkbackError(Exception):
+    """A bad LINKBACK_* setting or an unreadable sent-log: the build stops.
+
+    Pelican prints an exception as ``Class: message`` and exits with its ``exitcode``; 2 is
+    what the ``linkback`` command returns for the same errors.
+    """
+
+    exitcode = 2
+
+
 @dataclass
 class Build:
-    """What one Pelican instance's builds need between signals."""
+    """One Pelican instance's linkback state, from ``initialized`` to ``finalized``."""
 
+    conf: Mapping[str, Any]  # Pelican's settings dict (kept: it identifies the instance)
     settings: Settings
-    siteurl: str
     sources: list[Content] = field(default_factory=list)
     decorated: set[int] = field(default_factory=set)  # ids of the sources that get the block
+
+    @property
+    def siteurl(self) -> str:
+        return self.conf.get("SITEURL") or ""
+
+    @property
+    def absolute(self) -> bool:
+        """Trackback URIs and RDF identify a page by its absolute URL: no SITEURL, no block."""
+        parts = urlsplit(self.siteurl)
+        return parts.scheme in ("http", "https") and bool(parts.netloc)
 
     def page_url(self, content: Content) -> str:
         return f"{self.siteurl.rstrip('/')}/{content.url}"
@@ -59,37 +82,40 @@ class Build:
             metadata=content.metadata,
         )
 
-    @property
-    def absolute(self) -> bool:
-        """Trackback URIs and RDF identify a page by its absolute URL: no SITEURL, no block."""
-        parts = urlsplit(self.siteurl)
-        return parts.scheme in ("http", "https") and bool(parts.netloc)
+    def decorate(self, html: str, context: Mapping[str, Any]) -> str:
+        """The discovery tags on an HTML page, and the Trackback block on a source's own page.
+
+        The text is edited at two anchors; every other byte stays as the template rendered it.
+        """
+        if not str(context.get("output_file", "")).endswith(HTML_SUFFIXES):
+            return html
+        html = pages.add_head_tags(html, self.settings)
+        for key in ("article", "page"):
+            content = context.get(key)
+            if content is not None and id(content) in self.decorated:
+                block = pages.trackback_block(self.page_url(content), content.title, self.settings)
+                return pages.add_after_content(html, content.content, block)
+        return html
 
 
-_build: Build | None = None
+_builds: dict[int, Build] = {}
 
 
-class LinkbackError(Exception):
-    """A bad LINKBACK_* setting or an unreadable sent-log: the build stops.
-
-    Pelican prints an exception as ``Class: message`` and exits with its ``exitcode``; 2 is
-    what the ``linkback`` command returns for the same errors.
-    """
-
-    exitcode = 2
+def build_of(conf: Mapping[str, Any]) -> Build | None:
+    build = _builds.get(id(conf))
+    return build if build is not None and build.conf is conf else None
 
 
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
     signals.initialized.connect(read_settings)
-    signals.all_generators_finalized.connect(collect_sources)
     signals.generator_init.connect(decorate_templates)
+    signals.all_generators_finalized.connect(collect_sources)
     signals.finalized.connect(send_pings)
 
 
 def read_settings(pelican: Any) -> None:
     """Validate every LINKBACK_* setting now: a bad one fails the build before it starts."""
-    global _build
     conf = pelican.settings
     values = {name: value for name, value in conf.items() if name.startswith(PELICAN_PREFIX)}
     try:
@@ -105,7 +131,7 @@ def read_settings(pelican: Any) -> None:
     except ConfigError as error:
         raise LinkbackError(str(error)) from None
     _show_info_by_default()
-    _build = Build(settings=settings, siteurl=conf.get("SITEURL") or "")
+    _builds[id(conf)] = Build(conf=conf, settings=settings)
 
 
 def settings_folder(conf: Mapping[str, Any]) -> Path:
@@ -139,88 +165,72 @@ def _show_info_by_default() -> None:
         logger.setLevel(logging.INFO)
 
 
+class DecoratingTemplate:
+    """A Jinja template whose rendering of an HTML page gets linkback's additions."""
+
+    build: Build
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        html = super().render(*args, **kwargs)  # type: ignore[misc]
+        return self.build.decorate(html, dict(*args, **kwargs))
+
+
+def decorate_templates(generator: Any) -> None:
+    """Make the generator's templates decorate what they render (any template class kept)."""
+    build = build_of(getattr(generator, "settings", None) or {})
+    environment = getattr(generator, "env", None)
+    if build is None or not isinstance(environment, Environment):
+        return
+    if not issubclass(environment.template_class, DecoratingTemplate):
+        environment.template_class = type(
+            "LinkbackTemplate",
+            (DecoratingTemplate, environment.template_class),
+            {"build": build},
+        )
+
+
 def collect_sources(generators: Iterable[Any]) -> None:
     """Published articles and pages (with their translations) are the sources.
 
     Their content is read only in ``finalized``: reading it now would memoize it before
     plugins that edit it later have run.
     """
-    if _build is None:
-        return
+    build = None
     sources: list[Content] = []
     for generator in generators:
+        build = build or build_of(getattr(generator, "settings", None) or {})
         if isinstance(generator, ArticlesGenerator):
             sources += generator.articles + generator.translations
         elif isinstance(generator, PagesGenerator):
             sources += generator.pages + generator.translations
-    _build.sources = [content for content in sources if content.status == "published"]
-    _build.decorated = set()
-    endpoint = _build.settings.trackback_endpoint
-    if endpoint and not _build.absolute:
+    if build is None:
+        return
+    build.sources = [content for content in sources if content.status == "published"]
+    build.decorated = set()
+    endpoint = build.settings.trackback_endpoint
+    if endpoint and not build.absolute:
         logger.debug("linkback: SITEURL is not an absolute URL: no trackback URIs")
         return
-    for content in _build.sources:
-        if endpoint and _build.source(content).enabled:
-            content.trackback_uri = pages.trackback_uri(_build.page_url(content), endpoint)
-            _build.decorated.add(id(content))
-
-
-class DecoratingTemplate:
-    """A Jinja template whose rendering of an HTML page gets linkback's additions."""
-
-    def render(self, *args: Any, **kwargs: Any) -> str:
-        html = super().render(*args, **kwargs)  # type: ignore[misc]
-        return decorate(html, dict(*args, **kwargs))
-
-
-def decorate_templates(generator: Any) -> None:
-    """Make the generator's templates decorate what they render (any template class kept)."""
-    environment = getattr(generator, "env", None)
-    if isinstance(environment, Environment) and not issubclass(
-        environment.template_class, DecoratingTemplate
-    ):
-        environment.template_class = type(
-            "LinkbackTemplate", (DecoratingTemplate, environment.template_class), {}
-        )
-
-
-def decorate(html: str, context: Mapping[str, Any]) -> str:
-    """The discovery tags on an HTML page, and the Trackback block on a source's own page.
-
-    The text is edited at two anchors; every other byte stays as the template rendered it.
-    """
-    if _build is None or not str(context.get("output_file", "")).endswith(HTML_SUFFIXES):
-        return html
-    html = pages.add_head_tags(html, _build.settings)
-    source = _source_of(context)
-    if source is None:
-        return html
-    block = pages.trackback_block(_build.page_url(source), source.title, _build.settings)
-    return pages.add_after_content(html, source.content, block)
-
-
-def _source_of(context: Mapping[str, Any]) -> Content | None:
-    """The article or page a page is rendered for, if it gets the Trackback block."""
-    for key in ("article", "page"):
-        content = context.get(key)
-        if content is not None and id(content) in _build.decorated:
-            return content
-    return None
+    for content in build.sources:
+        if endpoint and build.source(content).enabled:
+            content.trackback_uri = pages.trackback_uri(build.page_url(content), endpoint)
+            build.decorated.add(id(content))
 
 
 def send_pings(pelican: Any) -> None:
     """Every file is written: send (or say why not), then print the one summary line."""
-    if _build is None:
+    build = build_of(pelican.settings)
+    if build is None:
         return
-    siteurl = _build.siteurl
+    siteurl = build.siteurl
     sources = [
-        _build.source(content, content.get_content(siteurl), content.get_summary(siteurl))
-        for content in _build.sources
+        build.source(content, content.get_content(siteurl), content.get_summary(siteurl))
+        for content in build.sources
     ]
     try:
         report = send(
             sources,
-            _build.settings,
+            build.settings,
             logger=logger,
             progress=console,  # Pelican's: the bar shows under its "Generating..." spinner
             output_dir=pelican.output_path,

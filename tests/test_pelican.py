@@ -444,3 +444,44 @@ def test_progress_bar_on_a_terminal(site_copy: Path, peer: Peer, site: StaticSit
     assert "linkback: sending" in text and "Generating..." in text
     assert " ".join(FIRST_SUMMARY.split()[:8]) in " ".join(text.split())
     assert received(peer, site) == EXPECTED
+
+
+TWO_SITES = """
+import sys
+from pelican import Pelican
+from pelican.settings import read_settings
+
+def instance(name):
+    return Pelican(read_settings(f"{name}/pelicanconf.py", override={
+        "PATH": "content", "OUTPUT_PATH": "output", "SITEURL": f"http://{name}.test",
+        "LINKBACK_WEBMENTION_ENDPOINT": f"https://{name}.test/webmention",
+    }))
+
+first, second = instance("one"), instance("two")  # both initialized before either runs
+first.run()
+second.run()
+"""
+
+
+def test_two_pelican_instances_in_one_process_keep_their_own_settings(
+    tmp_path: Path, peer: Peer
+) -> None:
+    """As with i18n subsites: each instance decorates its pages with its own settings."""
+    for name in ("one", "two"):
+        copy_site(tmp_path / name, peer)
+    result = subprocess.run(
+        [sys.executable, "-c", TWO_SITES],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name, other in (("one", "two"), ("two", "one")):
+        html = (tmp_path / name / "output/2026/11/hello-linkbacks/index.html").read_text("utf-8")
+        assert html.count(f'<link rel="webmention" href="https://{name}.test/webmention">') == 1
+        assert f"{other}.test" not in html
+        assert f'dc:identifier="http://{name}.test/2026/11/hello-linkbacks/"' in html
+    assert peer.requests == []
