@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -91,6 +92,8 @@ def site_environment(site: StaticSite) -> dict[str, str]:
     """The sample sites read their public URL and the loopback permission from here."""
     env = dict(os.environ)
     env.pop("LINKBACK_SEND", None)  # publishconf.py decides, not the caller's shell
+    for name in ("MAKEFLAGS", "MAKELEVEL"):  # the site's make is not a part of `make demo`
+        env.pop(name, None)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["SITEURL"] = site.url.rstrip("/")
     env["ALLOW_PRIVATE"] = "1"
@@ -104,13 +107,18 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> None:
 
 
 def show_received(received: list[Received]) -> None:
-    """What the peer accepted, with the paths shortened to keep the table readable."""
-    table = Table(title=f"The peer blog received {len(received)} linkbacks")
-    for column in ("protocol", "from (this site)", "to (the peer)", "trackback title"):
+    """What the peer accepted, paths only, to fit a terminal; trackbacks also carry a title."""
+    table = Table(title=f"The peer blog received {len(received)} linkbacks", box=box.SIMPLE_HEAD)
+    for column in ("protocol", "from (this site)", "to (the peer)"):
         table.add_column(column, overflow="fold")
     for item in sorted(received, key=lambda item: (item.source, item.target, item.protocol)):
-        table.add_row(item.protocol, _path(item.source), _path(item.target), item.title)
+        table.add_row(item.protocol, _path(item.source), _path(item.target))
     console.print(table)
+    for item in received:
+        if item.protocol == "trackback":
+            console.print(
+                f"trackback to {_path(item.target)}: {item.title!r} from {item.blog_name!r}"
+            )
 
 
 def _path(url: str) -> str:
