@@ -113,6 +113,15 @@ def html_files(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.html"))
 
 
+HIDDEN = """Title: Hidden
+Date: 2026-11-09
+Slug: hidden
+Status: hidden
+
+Hidden articles are not sources: [nobody hears of it]({peer}/webmention/hidden-target/).
+"""
+
+
 @dataclass
 class Published:
     folder: Path
@@ -127,6 +136,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
     """One publish of the sample site, its output folder served at SITEURL."""
     with Peer("127.0.0.2") as peer:
         folder = copy_site(tmp_path_factory.mktemp("pelican") / "site", peer)
+        (folder / "content" / "hidden.md").write_text(HIDDEN.format(peer=peer.base_url))
         (folder / "output").mkdir()
         with StaticSite(folder / "output", "127.0.0.3") as site:
             result = pelican(folder, site.url.rstrip("/"))
@@ -162,7 +172,7 @@ def test_trackbacks_carry_title_excerpt_and_blog_name(published: Published) -> N
 
 def test_drafts_disabled_excluded_and_theme_links_contact_nobody(published: Published) -> None:
     paths = [path for _, path in published.peer.requests]
-    for never in ("off-the-record", "draft-target", "private-notes"):
+    for never in ("off-the-record", "draft-target", "hidden-target", "private-notes"):
         assert not [path for path in paths if never in path], never
     assert "/" not in paths  # the blogroll link of the theme is not content
     assert {source for source in read_log(published.folder)["links"]} == {
@@ -227,7 +237,11 @@ def test_pages_carry_the_tags_and_trackback_block_once(published: Published) -> 
         assert f'dc:identifier="{url}"' in html and f'rdf:about="{url}"' in html
         assert html.count('<p class="linkback-trackback-uri">') == 1, path
         assert html.count(f'<a href="{uri.replace("&", "&amp;")}">') == 1, path
-    for path in ("2026/11/off-the-record/index.html", "drafts/work-in-progress.html"):
+    for path in (
+        "2026/11/off-the-record/index.html",
+        "drafts/work-in-progress.html",
+        "2026/11/hidden/index.html",
+    ):
         html = (output / path).read_text(encoding="utf-8")
         assert "rdf:RDF" not in html and "linkback-trackback-uri" not in html, path
         assert WEBMENTION_TAG in html, path
