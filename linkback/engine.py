@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from . import links
 from .discovery import Endpoints, discover, parse_html
 from .http import Client, FetchError, Response
-from .protocols import SENDERS, Outcome, Ping, failure_of, http_failure, plain_excerpt
+from .protocols import SENDERS, Outcome, Ping, excerpt_of, failure_of, http_failure
 from .report import ProgressDisplay, ProgressOption, Report
 from .sentlog import Entry, SentLog, SentLogError, is_settled, now_iso, read_links
 from .settings import Settings
@@ -478,7 +478,7 @@ def send(
                 key,
                 title=source.title,
                 excerpt=excerpts.get(source.url)
-                or excerpts.setdefault(source.url, plain_excerpt(source.excerpt or source.content)),
+                or excerpts.setdefault(source.url, excerpt_of(source.excerpt, source.content)),
                 blog_name=settings.blog_name,
             )
             todo.append(_Job(ping, previous, need_link=not manual, key=key))

@@ -13,6 +13,7 @@ import lxml.html
 from lxml import etree
 
 from .http import Client, FetchError, Response
+from .links import parse_fragment
 
 TRACKBACK_EXCERPT_LIMIT = 255
 DEFAULT_RATE_LIMIT_PAUSE = 20.0
@@ -63,6 +64,19 @@ def plain_excerpt(html_or_text: str, limit: int = TRACKBACK_EXCERPT_LIMIT) -> st
             text = lxml.html.fragment_fromstring(text, create_parent="div").text_content()
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def excerpt_of(excerpt: str, content: str) -> str:
+    """What a trackback shows of a page: its own excerpt, else the text of its paragraphs
+    (not its headings: the title is sent beside it)."""
+    if excerpt.strip():
+        return plain_excerpt(excerpt)
+    tree = parse_fragment(content)
+    if tree is None:
+        return ""
+    paragraphs = tree.findall(".//p")
+    texts = [p.text_content() for p in paragraphs] if paragraphs else [tree.text_content()]
+    return plain_excerpt(" ".join(texts))
 
 
 def failure_of(error: FetchError) -> Outcome:

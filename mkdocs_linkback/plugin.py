@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
-import lxml.html
 from mkdocs.config import base
 from mkdocs.config.config_options import ValidationError
 from mkdocs.exceptions import PluginError
@@ -168,17 +167,6 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
             url=page.canonical_url,
             title=page.title or "",
             content=page.content or "",
-            excerpt=excerpt(page),
+            excerpt=str(page.meta.get("description") or ""),
             metadata=page.meta,
         )
-
-
-def excerpt(page: Page) -> str:
-    """What a trackback shows of the page: its description, else its first paragraph."""
-    description = page.meta.get("description")
-    if description:
-        return str(description)
-    if not (page.content or "").strip():
-        return ""
-    paragraph = lxml.html.fragment_fromstring(page.content, create_parent="div").find(".//p")
-    return " ".join(paragraph.text_content().split()) if paragraph is not None else ""
