@@ -22,6 +22,7 @@ from linkback import Settings
 
 from . import report
 from .farm import PREFERRED, Farm, kind_of
+from .profile import profile_builds
 from .reference import ensure_reference_env, reference_version
 from .runner import Bench, Config, Result, run_all
 from .server import LoopbackServers, StaticFiles
@@ -50,6 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=50, help="farm latency in ms (50)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference plugin")
     parser.add_argument("--no-mkdocs", action="store_true", help="skip the MkDocs site")
+    parser.add_argument(
+        "--profile", action="store_true", help="then profile one cold and warm linkback build"
+    )
     return parser.parse_args(argv)
 
 
@@ -128,8 +132,12 @@ def main(argv: list[str] | None = None) -> int:
             configs += mkdocs_configs(mkdocs_site, runs)
         env = {name: value for name, value in os.environ.items() if name != "LINKBACK_SEND"}
         started = time.perf_counter()
-        results = run_all(configs, Bench(farm, site_server, logs, env), say)
+        load_at_start = os.getloadavg()[0]
+        bench = Bench(farm, site_server, logs, env)
+        results = run_all(configs, bench, say)
         say(f"all builds done in {time.perf_counter() - started:.0f} s")
+        if args.profile:
+            profile_builds(configs, bench, WORK / "profiles", console)
     finally:
         servers.stop()
 
@@ -150,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     say(f"ideal cold sending time: {ideal}")
     if reference is not None:
         say(f"reference: pelican-plugin-linkbacks {reference_version(WORK / '.venv-reference')}")
+    load_at_end = os.getloadavg()[0]
+    load = f"load average (1 min) {load_at_start:.2f} at the start, {load_at_end:.2f} at the end"
     heading = (f"Size {size}: N={articles} articles × M={links} links, H={hosts} hosts, "
                f"L={args.latency:g} ms, {runs} runs. {machine()}.\n\n"
-               f"Ideal cold sending time: {ideal}.\n")  # fmt: skip
+               f"Ideal cold sending time: {ideal}.\n\nMachine {load}.\n")  # fmt: skip
     _save(results, tables, heading)
     say(f"Markdown tables and raw results: {WORK / 'results.md'}, {WORK / 'results.json'}")
     return 1 if any(result.failed for result in results) else 0
@@ -171,6 +181,7 @@ def _save(
         {
             "build": result.config.label,
             "seconds": [m.seconds for m in result.measured],
+            "cpu_seconds": [m.cpu_seconds for m in result.measured],
             "peak_mb": [m.peak_mb for m in result.measured],
             "exit_codes": [m.exit_code for m in result.measured],
             "requests": result.requests,

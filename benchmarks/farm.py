@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import xmlrpc.client
 from collections import Counter
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class Farm:
         self.base_urls: list[str] = []
         self.pings: list[Ping] = []
         self.requests: Counter[str] = Counter()  # by method
+        self.spans: list[tuple[float, float]] = []  # (arrival, answer) of each request
         self._lock = threading.Lock()
         for index in range(hosts):
             address = farm_address(index)
@@ -63,15 +65,36 @@ class Farm:
         with self._lock:
             self.pings.clear()
             self.requests.clear()
+            self.spans.clear()
+
+    def mean_in_flight(self) -> float:
+        """Requests the farm was answering at once, on average, from first to last request.
+
+        The ideal time assumes ``min(concurrency, H × per_host)`` all along; this says how
+        close the sender came.
+        """
+        with self._lock:
+            if not self.spans:
+                return 0.0
+            busy = sum(end - start for start, end in self.spans)
+            elapsed = max(end for _, end in self.spans) - min(start for start, _ in self.spans)
+        return busy / elapsed if elapsed > 0 else 0.0
 
     def snapshot(self) -> tuple[list[Ping], Counter[str]]:
         with self._lock:
             return list(self.pings), Counter(self.requests)
 
     async def _handle(self, request: Request) -> Response:
+        arrival = time.monotonic()
         with self._lock:
             self.requests[request.method] += 1
         await asyncio.sleep(self.latency)
+        response = self._answer(request)
+        with self._lock:
+            self.spans.append((arrival, time.monotonic()))
+        return response
+
+    def _answer(self, request: Request) -> Response:
         base = f"http://{request.host}:{request.port}"
         parts = [part for part in urlsplit(request.path).path.split("/") if part]
         if request.method == "GET" and len(parts) == 2 and parts[0] == "post":

@@ -14,6 +14,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Measured:
     seconds: float
+    cpu_seconds: float  # user + system time of the build process
     peak_mb: float
     exit_code: int
 
@@ -33,7 +34,8 @@ def run_build(command: Sequence[str], cwd: Path, env: Mapping[str, str], log: Pa
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(seconds, usage.ru_maxrss / 1024, process.returncode)  # Linux: KiB
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(seconds, cpu, usage.ru_maxrss / 1024, process.returncode)  # Linux: KiB
 
 
 @dataclass(frozen=True)

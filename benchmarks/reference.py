@@ -28,7 +28,10 @@ def ensure_reference_env(folder: Path) -> Path:
     print(f"installing {PACKAGE} into {folder} (once) ...", flush=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
     pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, *requirements()], check=True)
+    done = subprocess.run([*pip, *requirements()], capture_output=True, text=True)
+    if done.returncode:  # pip's chatter only matters when it failed
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"could not install {PACKAGE}; --no-reference runs without it")
     stamp.write_text(wanted)
     return pelican
 

@@ -84,7 +84,7 @@ def measurement_rows(results: list[Result], ideal: Ideal) -> Rows:
         config = result.config
         if result.failed or not result.measured:
             codes = sorted({m.exit_code for m in result.measured})
-            rows.append([config.generator, config.name, f"build failed (exit {codes})"] + [""] * 7)
+            rows.append([config.generator, config.name, f"build failed (exit {codes})"] + [""] * 9)
             continue
         last = result.correctness[-1].by_protocol
         pings = "/".join(str(last[p]) for p in ("webmention", "pingback", "trackback"))
@@ -92,8 +92,9 @@ def measurement_rows(results: list[Result], ideal: Ideal) -> Rows:
         if max(result.requests):
             requests += f" ({result.request_detail})"
         peak = max(m.peak_mb for m in result.measured)
-        sending = ratio = ""
+        sending = ratio = in_flight = ""
         if config.fresh is not None:
+            in_flight = f"{Spread.of(result.in_flight).median:.1f}"
             seconds = sending_time(results, config.generator, config.name)
             if seconds is not None:
                 sending = f"{seconds:.2f}"
@@ -103,12 +104,14 @@ def measurement_rows(results: list[Result], ideal: Ideal) -> Rows:
                 config.generator,
                 config.name,
                 str(wall(result)),
+                f"{Spread.of([m.cpu_seconds for m in result.measured]).median:.1f}",
                 requests,
                 pings,
                 _correctness(result),
                 f"{peak:.0f}",
                 sending,
                 ratio,
+                in_flight,
             ]
         )
     return rows
@@ -118,12 +121,14 @@ MEASUREMENT_HEADER = [
     "Site",
     "Build",
     "Wall s: median (min–max)",
+    "CPU s",
     "Requests",
     "Pings wm/pb/tb",
     "Correct",
     "Peak MB",
     "Sending s",
     "÷ ideal",
+    "Mean in flight",
 ]
 
 

@@ -45,6 +45,7 @@ class Result:
     measured: list[Measured] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
     request_detail: str = ""  # of the last run: farm GETs and POSTs, site (live check) GETs
+    in_flight: list[float] = field(default_factory=list)  # mean requests at the farm at once
     correctness: list[Correctness] = field(default_factory=list)
     counts: dict[str, Any] | None = None
 
@@ -69,14 +70,14 @@ def run_all(configs: list[Config], bench: Bench, say: Any) -> list[Result]:
     for round_number in range(max(config.runs for config in configs)):
         for result in results:
             if round_number < result.config.runs:
-                _run_once(result, bench, say, counted=False)
+                run_once(result, bench, say, counted=False)
     for result in results:
         if result.config.counted:
-            _run_once(result, bench, say, counted=True)
+            run_once(result, bench, say, counted=True)
     return results
 
 
-def _run_once(result: Result, bench: Bench, say: Any, *, counted: bool) -> None:
+def run_once(result: Result, bench: Bench, say: Any, *, counted: bool) -> None:
     config = result.config
     if config.fresh is not None:
         config.fresh.unlink(missing_ok=True)
@@ -104,6 +105,7 @@ def _run_once(result: Result, bench: Bench, say: Any, *, counted: bool) -> None:
         return
     result.measured.append(measured)
     result.requests.append(request_count)
+    result.in_flight.append(bench.farm.mean_in_flight())
     result.request_detail = (
         f"{requests['GET']} GET + {requests['POST']} POST to the farm, "
         f"{bench.site_server.requests} to the site"
