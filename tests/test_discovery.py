@@ -322,3 +322,14 @@ def test_discover_survives_broken_html_and_bad_bytes() -> None:
     assert endpoints.webmention == "https://o.example/wm"
     empty = discover("https://o.example/", {"Content-Type": HTML}, b"", "https://o.example/")
     assert empty == Endpoints()
+
+
+@pytest.mark.parametrize("element", ["link", "a"])
+def test_whitespace_around_an_endpoint_href_is_ignored(element: str) -> None:
+    """URL parsing (WHATWG, which the Recommendation cites) strips leading and trailing spaces."""
+    body = f'<{element} rel="webmention" href=" \n https://o.example/wm?x=1 \t">e</{element}>'
+    endpoints = discover("https://o.example/", {"Content-Type": HTML}, body.encode(), "x")
+    assert endpoints.webmention == "https://o.example/wm?x=1"
+    relative = f'<{element} rel="webmention" href="  wm  ">e</{element}>'
+    endpoints = discover("https://o.example/p/", {"Content-Type": HTML}, relative.encode(), "x")
+    assert endpoints.webmention == "https://o.example/p/wm"
