@@ -8,7 +8,7 @@ this public API: turn pages into :class:`Source` values, validate :class:`Settin
 
 __version__ = "0.1.0"
 
-from .engine import deliver, send  # noqa: E402
+from .engine import deliver, preflight, send  # noqa: E402
 from .report import Report  # noqa: E402
 from .sentlog import SentLogError  # noqa: E402
 from .settings import OPTIONS, ConfigError, Settings  # noqa: E402
@@ -23,5 +23,6 @@ __all__ = [
     "Source",
     "__version__",
     "deliver",
+    "preflight",
     "send",
 ]

@@ -75,7 +75,7 @@ def webmention_from_html(tree: etree._Element, base_url: str) -> str | None:
     for element in tree.iter("link", "a"):
         href = element.get("href")
         if href is not None and "webmention" in _rels(element.get("rel")):
-            return urljoin(base_url, href)  # an empty href is the page itself
+            return urljoin(base_url, href.strip())  # an empty href is the page itself
     return None
 
 

@@ -438,6 +438,17 @@ def plan(
     return pages, pairs
 
 
+def preflight(settings: Settings, output_dir: str | None = None) -> None:
+    """Fail before the generator writes anything: what ``send`` would refuse at the end.
+
+    Raises ConfigError (no absolute site URL, a sent-log in the output folder) or
+    SentLogError (a sent-log that does not parse); does nothing when not sending.
+    """
+    if settings.send:
+        settings.check_for_sending(output_dir)
+        read_links(settings.sent_log_path)
+
+
 def send(
     sources: Iterable[Source],
     settings: Settings,

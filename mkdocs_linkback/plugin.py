@@ -113,8 +113,8 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
                 blog_name=config.site_name,
                 base_dir=Path(config_file).parent if config_file else Path.cwd(),
             )
-            if self.settings.send and not self.serving():
-                self.settings.check_for_sending(config.site_dir)
+            if not self.serving():
+                linkback.preflight(self.settings, config.site_dir)
         except ConfigError as error:
             raise PluginError(str(error)) from None
         if self.settings.trackback_endpoint and not config.site_url:

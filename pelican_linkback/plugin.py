@@ -32,7 +32,7 @@ from pelican.generators import ArticlesGenerator, PagesGenerator
 from pelican.log import console
 from pelican.plugins import signals
 
-from linkback import ConfigError, Settings, Source, pages, send
+from linkback import ConfigError, Settings, Source, pages, preflight, send
 from linkback.settings import PELICAN_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -126,8 +126,7 @@ def read_settings(pelican: Any) -> None:
             blog_name=conf.get("SITENAME") or "",
             base_dir=settings_folder(conf),
         )
-        if settings.send:
-            settings.check_for_sending(conf["OUTPUT_PATH"])
+        preflight(settings, conf["OUTPUT_PATH"])
     except ConfigError as error:
         raise LinkbackError(str(error)) from None
     _show_info_by_default()

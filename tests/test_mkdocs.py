@@ -425,3 +425,14 @@ def test_the_environment_overrides_send(docs: Path, peer: Peer) -> None:
     refused = mkdocs_build(docs, LINKBACK_SEND="maybe")
     assert refused.returncode == 1
     assert "LINKBACK_SEND must be a boolean, got 'maybe'" in refused.stderr
+
+
+def test_corrupt_sent_log_stops_the_build_before_it_writes(docs: Path, peer: Peer) -> None:
+    log = docs / SENT_LOG
+    log.write_bytes(b'{"version": 2, "links": {}}')
+    result = mkdocs_build(docs, **environment("http://127.0.0.3:8004/", send=True))
+    assert result.returncode != 0
+    assert str(log) in " ".join((result.stdout + result.stderr).split())
+    assert log.read_bytes() == b'{"version": 2, "links": {}}'
+    assert not (docs / "site").exists()
+    assert peer.requests == []

@@ -348,6 +348,7 @@ def test_corrupt_sent_log_fails_the_build_and_is_left_untouched(
     assert str(log) in " ".join((result.stdout + result.stderr).split())
     assert log.read_bytes() == b'{"version": 1, "links": {"http://'
     assert peer.requests == []
+    assert not (site_copy / "output").exists()  # stopped before writing the site
 
 
 @pytest.mark.parametrize(
