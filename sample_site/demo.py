@@ -2,9 +2,10 @@
 
 A peer blog (127.0.0.2) has posts that accept Webmention, Pingback or Trackback and checks
 every ping the way WordPress does: it fetches the source page and looks for the link. The
-sample site is published, "uploaded" to a folder served at its public URL (127.0.0.3), and
-`linkback deliver` sends the pings that waited for the pages to be online. Publishing again
-sends nothing. Each sample site runs in a temporary copy, so the repository stays untouched.
+Pelican sample is published, "uploaded" to a folder served at its public URL (127.0.0.3), and
+`linkback deliver` sends the pings that waited for the pages to be online; the MkDocs sample
+does the same on 127.0.0.4. Publishing again sends nothing. Each sample site runs in a
+temporary copy, so the repository stays untouched.
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="linkback-demo-") as work, Peer("127.0.0.2") as peer:
         console.rule("[bold]linkback demo")
         console.print(f"The peer blog runs at {peer.base_url}")
-        failures = demo_pelican(Path(work), peer)
+        failures = [
+            failure
+            for name, folder, host in SITES
+            for failure in demo_site(name, folder, host, Path(work), peer)
+        ]
     console.rule()
     seconds = time.monotonic() - started
     if failures:
@@ -48,33 +53,38 @@ def main() -> int:
     return 0
 
 
-def demo_pelican(work: Path, peer: Peer) -> list[str]:
-    """sample_site/pelican: `make upload` (publish, copy, deliver), then `make publish` again."""
-    site_dir = copy_site(ROOT / "sample_site" / "pelican", work / "pelican", peer)
+# Each sample site: its folder under sample_site/, and the loopback host serving it.
+SITES = (("Pelican", "pelican", "127.0.0.3"), ("MkDocs", "mkdocs", "127.0.0.4"))
+
+
+def demo_site(name: str, folder: str, host: str, work: Path, peer: Peer) -> list[str]:
+    """One sample site: `make upload` (publish, copy, deliver), then `make publish` again."""
+    site_dir = copy_site(ROOT / "sample_site" / folder, work / folder, peer)
     deployed = site_dir / "deployed"
     deployed.mkdir()
-    with StaticSite(deployed, "127.0.0.3") as site:
+    with StaticSite(deployed, host) as site:
         env = site_environment(site)
-        console.rule("Pelican: make upload", style="cyan")
+        console.rule(f"{name}: make upload", style="cyan")
         console.print(
-            f"A copy of sample_site/pelican in {site_dir}; its deployed/ folder is served "
-            f"at {site.url}\n`make upload` runs `make publish`, copies output/ into deployed/ "
-            "and runs `linkback deliver`."
+            f"A copy of sample_site/{folder} in {site_dir}; its deployed/ folder is served "
+            f"at {site.url}\n`make upload` publishes with sending on (pages not online yet "
+            "keep their pings pending), copies the site into deployed/ and runs "
+            "`linkback deliver`."
         )
         received_before = len(peer.received)
         run(["make", "upload"], site_dir, env)
         received = peer.received[received_before:]
         show_received(received)
-        console.rule("Pelican: make publish, again", style="cyan")
+        console.rule(f"{name}: make publish, again", style="cyan")
         requests_before = len(peer.requests)
         run(["make", "publish"], site_dir, env)
         repeated = peer.requests[requests_before:]
         console.print(f"The peer received {len(repeated)} requests during the second publish.")
     failures = []
     if not received:
-        failures.append("Pelican: the peer received no linkback")
+        failures.append(f"{name}: the peer received no linkback")
     if repeated:
-        failures.append(f"Pelican: the second publish contacted the peer: {repeated}")
+        failures.append(f"{name}: the second publish contacted the peer: {repeated}")
     return failures
 
 
