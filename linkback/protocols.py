@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import time
 import xmlrpc.client
 from dataclasses import dataclass
 from xml.parsers import expat
 
-import lxml.html
 from lxml import etree
 
 from .http import Client, FetchError, Response
-from .links import parse_fragment
+from .jobs import Ping, plain_excerpt
 
-TRACKBACK_EXCERPT_LIMIT = 255
 DEFAULT_RATE_LIMIT_PAUSE = 20.0
 # Pingback 1.0 fault codes, and 429 as WordPress uses it for "one ping per 15 s".
 _PINGBACK_ALREADY = 48
@@ -35,17 +32,6 @@ _SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fa
 
 
 @dataclass(frozen=True)
-class Ping:
-    """Everything a ping needs, so a pending one can be sent later without the build."""
-
-    source: str
-    target: str
-    title: str = ""
-    excerpt: str = ""
-    blog_name: str = ""
-
-
-@dataclass(frozen=True)
 class Outcome:
     """The result of one ping or discovery; ``pause`` asks the scheduler to rest the host."""
 
@@ -54,29 +40,6 @@ class Outcome:
     transient: bool = False
     blocked: bool = False
     pause: float | None = None
-
-
-def plain_excerpt(html_or_text: str, limit: int = TRACKBACK_EXCERPT_LIMIT) -> str:
-    """Trackback excerpts are plain text of at most 255 characters."""
-    text = html_or_text or ""
-    if "<" in text:
-        with contextlib.suppress(etree.ParserError, ValueError):
-            text = lxml.html.fragment_fromstring(text, create_parent="div").text_content()
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def excerpt_of(excerpt: str, content: str) -> str:
-    """What a trackback shows of a page: its own excerpt, else the text of its paragraphs
-    (not its headings: the title is sent beside it)."""
-    if excerpt.strip():
-        return plain_excerpt(excerpt)
-    tree = parse_fragment(content)
-    if tree is None:
-        return ""
-    paragraphs = tree.findall(".//p")
-    texts = [p.text_content() for p in paragraphs] if paragraphs else [tree.text_content()]
-    return plain_excerpt(" ".join(texts))
 
 
 def failure_of(error: FetchError) -> Outcome:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from linkback import Settings, Source, send
-from linkback.engine import Scheduler
+from linkback.dispatch import Scheduler
 from tests.peer import Peer
 
 

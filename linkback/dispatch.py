@@ -1,0 +1,433 @@
+"""Runs discovery and pings over the guarded client, and records each result as it comes.
+
+Every HTTP request is a *step* bound to one host. The scheduler hands steps to a thread
+pool only while the host has a free slot (``per_host``) and the run has one
+(``concurrency``), so a slow or rate-limiting host holds up nothing but its own steps.
+Steps run on worker threads; what follows a step (the next step, or recording the result)
+runs on the calling thread, so the run's state needs no locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import links
+from .discovery import Endpoints, discover, parse_html
+from .http import Client, FetchError, Response
+from .jobs import Job
+from .progress import ProgressDisplay, ProgressOption
+from .protocols import SENDERS, Outcome, failure_of, http_failure
+from .report import Report
+from .sentlog import Entry, SentLog, now_iso
+from .settings import Settings
+
+PAUSE_BUDGET_SECONDS = 60.0  # rate-limit pauses a run accepts before leaving the rest for later
+
+
+def host_key(url: str) -> str:
+    """Politeness is per host name, whatever the port or scheme."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+@dataclass
+class _Step:
+    host: str
+    work: Callable[[], Any]
+    then: Callable[[Any], None]
+
+
+class Scheduler:
+    """Runs steps with at most ``concurrency`` in flight, ``per_host`` per host."""
+
+    def __init__(self, concurrency: int, per_host: int) -> None:
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self._queues: dict[str, deque[_Step]] = defaultdict(deque)
+        self._active: dict[str, int] = defaultdict(int)
+        self._ready: deque[str] = deque()
+        self._paused_until: dict[str, float] = {}
+        self._running: dict[Future[Any], _Step] = {}
+        self.pause_total = 0.0
+
+    def submit(self, host: str, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        self._queues[host].append(_Step(host, work, then))
+        self._ready.append(host)
+
+    def requeue_first(
+        self, step_host: str, work: Callable[[], Any], then: Callable[[Any], None]
+    ) -> None:
+        self._queues[step_host].appendleft(_Step(step_host, work, then))
+        self._ready.append(step_host)
+
+    def pause(self, host: str, seconds: float) -> None:
+        self._paused_until[host] = time.monotonic() + seconds
+        self.pause_total += seconds
+
+    def drain(self, host: str) -> list[_Step]:
+        """Take a host's waiting steps away (its pause would exceed the run's budget)."""
+        steps = list(self._queues[host])
+        self._queues[host].clear()
+        return steps
+
+    def run(self) -> None:
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="linkback") as pool:
+            while True:
+                self._dispatch(pool)
+                if not self._running:
+                    wake = self._next_wake()
+                    if wake is None:
+                        return
+                    time.sleep(max(0.0, wake - time.monotonic()))
+                    continue
+                wake = self._next_wake()
+                timeout = None if wake is None else max(0.0, wake - time.monotonic())
+                done, _ = wait(self._running, timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in done:
+                    step = self._running.pop(future)
+                    self._active[step.host] -= 1
+                    self._ready.append(step.host)
+                    step.then(_result(future))
+
+    def _next_wake(self) -> float | None:
+        """When the earliest paused host with waiting steps may go on, if any."""
+        times = [until for host, until in self._paused_until.items() if self._queues[host]]
+        return min(times) if times else None
+
+    def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+        now = time.monotonic()
+        for host, until in list(self._paused_until.items()):
+            if until <= now:
+                del self._paused_until[host]
+                self._ready.append(host)
+        deferred: list[str] = []
+        while self._ready and len(self._running) < self.concurrency:
+            host = self._ready.popleft()
+            queue = self._queues[host]
+            if not queue or self._active[host] >= self.per_host:
+                continue
+            if host in self._paused_until:
+                deferred.append(host)
+                continue
+            step = queue.popleft()
+            self._active[host] += 1
+            self._running[pool.submit(step.work)] = step
+            if queue:
+                self._ready.append(host)
+        self._ready.extend(deferred)
+
+
+def _result(future: Future[Any]) -> Any:
+    """A step's value; a bug in a step becomes that link's failure, never the build's."""
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 - recorded against the link, with its type
+        logging.getLogger("linkback").debug("linkback: step failed", exc_info=True)
+        return FetchError(f"internal error: {type(error).__name__}: {error}", transient=False)
+
+
+@dataclass
+class _LiveState:
+    served: bool
+    detail: str
+    links: frozenset[str] = frozenset()
+
+    def allows(self, job: Job) -> bool:
+        return self.served and (not job.need_link or job.ping.target in self.links)
+
+
+class _Run:
+    """The state of one send or deliver: what is waiting for what."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        log: SentLog,
+        report: Report,
+        logger: logging.Logger,
+        progress: ProgressDisplay,
+    ) -> None:
+        self.settings = settings
+        self.log = log
+        self.report = report
+        self.logger = logger
+        self.progress = progress
+        self.client = Client(settings)
+        self.scheduler = Scheduler(settings.concurrency, settings.per_host)
+        self.live: dict[str, _LiveState] = {}
+        self.discovered: dict[str, Response | FetchError | Endpoints] = {}
+        self.waiting_for_discovery: dict[str, list[Job]] = defaultdict(list)
+        self.waiting_for_live: dict[str, list[Job]] = defaultdict(list)
+
+    # Building blocks: each schedules one request and says what follows it.
+
+    def discover_then_ping(self, job: Job) -> None:
+        """One GET per target, however many pages of the site link to it."""
+        target = job.ping.target
+        if target in self.discovered:
+            self._discovered(job, self.discovered[target])
+            return
+        self.waiting_for_discovery[target].append(job)
+        if len(self.waiting_for_discovery[target]) == 1:
+            self.scheduler.submit(
+                host_key(target), lambda: self._discover(target), lambda r: self._found(target, r)
+            )
+
+    def _found(self, target: str, answer: Response | FetchError | Endpoints) -> None:
+        failure = http_failure(answer) if isinstance(answer, Response) else None
+        if (
+            failure
+            and failure.pause is not None
+            and self._pause_host(host_key(target), failure.pause)
+        ):
+            self.scheduler.requeue_first(
+                host_key(target), lambda: self._discover(target), lambda r: self._found(target, r)
+            )
+            return
+        self.discovered[target] = answer
+        for job in self.waiting_for_discovery.pop(target, []):
+            self._discovered(job, answer)
+
+    def ping_when_live(self, job: Job) -> None:
+        if self.settings.dry_run:
+            self.report.would_send += 1
+            self._log_result(job, "would be sent", f"via {job.candidates[0][0]}")
+            self.progress.advance()
+            return
+        if not self.settings.check_live:
+            self._ping(job)
+            return
+        source = job.ping.source
+        state = self.live.get(source)
+        if state is not None:
+            self._ping(job) if state.allows(job) else self._record_pending(job, state)
+            return
+        self.waiting_for_live[source].append(job)
+        if len(self.waiting_for_live[source]) == 1:
+            self.scheduler.submit(
+                host_key(source),
+                lambda: self._check_live(source),
+                lambda state: self._live_checked(source, state),
+            )
+
+    # Work done on the worker threads: a request and the parsing of its answer.
+
+    def _discover(self, target: str) -> Response | FetchError | Endpoints:
+        try:
+            answer = self.client.get(target)
+        except FetchError as error:
+            return error
+        if http_failure(answer) is not None:
+            return answer
+        return discover(answer.url, answer.headers, answer.body, target, charset=answer.charset)
+
+    def _check_live(self, source: str) -> _LiveState:
+        try:
+            answer = self.client.get(source)
+        except FetchError as error:
+            return _LiveState(False, f"not live yet: {error}")
+        if not 200 <= answer.status < 300:
+            return _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
+        found = links.absolute_targets(
+            links.hrefs(parse_html(answer.body, answer.charset)), answer.url
+        )
+        return _LiveState(True, "live page does not carry the link yet", frozenset(found))
+
+    # What follows each step, on the scheduler's thread.
+
+    def _discovered(self, job: Job, answer: Response | FetchError | Endpoints) -> None:
+        if isinstance(answer, FetchError):
+            self._finish(job, failure_of(answer), protocol=None, endpoint=None)
+            return
+        if isinstance(answer, Response):
+            failure = http_failure(answer) or Outcome(False, f"HTTP {answer.status}")
+            self._finish(job, failure, protocol=None, endpoint=None)
+            return
+        job.candidates = answer.advertised(self.settings.protocols)
+        if not job.candidates:
+            self._record(job, "no-endpoint", None, None, "no endpoint advertised", retry=False)
+            return
+        self.ping_when_live(job)
+
+    def _live_checked(self, source: str, state: _LiveState | FetchError) -> None:
+        if isinstance(state, FetchError):
+            state = _LiveState(False, f"not live yet: {state}")
+        self.live[source] = state
+        for job in self.waiting_for_live.pop(source, []):
+            self._ping(job) if state.allows(job) else self._record_pending(job, state)
+
+    def _ping(self, job: Job) -> None:
+        protocol, endpoint = job.candidates[job.index]
+        sender = SENDERS[protocol]
+        self.scheduler.submit(
+            host_key(endpoint),
+            lambda: sender(self.client, endpoint, job.ping),
+            lambda outcome: self._pinged(job, outcome),
+        )
+
+    def _pinged(self, job: Job, outcome: Outcome | FetchError) -> None:
+        if isinstance(outcome, FetchError):  # a drained step, or a bug in a sender
+            outcome = failure_of(outcome)
+        protocol, endpoint = job.candidates[job.index]
+        if outcome.pause is not None and self._pause_host(host_key(endpoint), outcome.pause):
+            self.scheduler.requeue_first(
+                host_key(endpoint),
+                lambda: SENDERS[protocol](self.client, endpoint, job.ping),
+                lambda again: self._pinged(job, again),
+            )
+            return
+        permanent = not (outcome.sent or outcome.transient or outcome.blocked)
+        if permanent and job.index + 1 < len(job.candidates):
+            self._log_result(
+                job, f"{protocol} failed ({outcome.detail})", "trying the next protocol"
+            )
+            job.index += 1
+            self._ping(job)
+            return
+        self._finish(job, outcome, protocol=protocol, endpoint=endpoint)
+
+    def _pause_host(self, host: str, seconds: float) -> bool:
+        """Pause a rate-limiting host if the run's budget allows; else give up its queue."""
+        if self.scheduler.pause_total + seconds <= PAUSE_BUDGET_SECONDS:
+            self.logger.info("linkback: %s asks to slow down; pausing it %.0f s", host, seconds)
+            self.scheduler.pause(host, seconds)
+            return True
+        for step in self.scheduler.drain(host):
+            step.then(FetchError("rate limited; left for the next build", transient=True))
+        return False
+
+    def _finish(
+        self,
+        job: Job,
+        outcome: Outcome,
+        *,
+        protocol: str | None,
+        endpoint: str | None,
+    ) -> None:
+        if outcome.sent:
+            self._record(job, "sent", protocol, endpoint, outcome.detail, retry=False)
+        elif outcome.blocked:
+            self._record(job, "skipped", protocol, endpoint, outcome.detail, retry=False)
+        else:
+            retry = outcome.transient and job.attempts + 1 < self.settings.max_attempts
+            self._record(job, "failed", protocol, endpoint, outcome.detail, retry=retry)
+
+    def _record_pending(self, job: Job, state: _LiveState) -> None:
+        protocol, endpoint = job.candidates[0]
+        entry = self._entry(
+            job, "pending", protocol, endpoint, state.detail, retry=True, attempted=False
+        )
+        entry.update(
+            endpoints=[list(candidate) for candidate in job.candidates],
+            title=job.ping.title,
+            excerpt=job.ping.excerpt,
+            blog_name=job.ping.blog_name,
+            need_link=job.need_link,
+        )
+        self._store(job, entry)
+
+    def _record(
+        self,
+        job: Job,
+        status: str,
+        protocol: str | None,
+        endpoint: str | None,
+        detail: str,
+        *,
+        retry: bool,
+    ) -> None:
+        self._store(
+            job, self._entry(job, status, protocol, endpoint, detail, retry=retry, attempted=True)
+        )
+
+    def _entry(
+        self,
+        job: Job,
+        status: str,
+        protocol: str | None,
+        endpoint: str | None,
+        detail: str,
+        *,
+        retry: bool,
+        attempted: bool,
+    ) -> Entry:
+        stamp = now_iso()
+        previous = job.previous or {}
+        return {
+            "status": status,
+            "protocol": protocol,
+            "endpoint": endpoint,
+            "attempts": job.attempts + (1 if attempted else 0),
+            "first_attempt": previous.get("first_attempt") or (stamp if attempted else None),
+            "last_attempt": stamp if attempted else previous.get("last_attempt"),
+            "detail": detail,
+            "retry": retry,
+        }
+
+    def _store(self, job: Job, entry: Entry) -> None:
+        status = entry["status"]
+        report = self.report
+        if status == "sent":
+            report.sent[entry["protocol"]] += 1
+        elif status == "no-endpoint":
+            report.no_endpoint += 1
+        elif status == "pending":
+            report.pending += 1
+        elif status == "skipped":
+            report.skipped += 1
+        else:
+            report.failed += 1
+            report.failed_retry += bool(entry["retry"])
+        via = " ".join(filter(None, (entry["protocol"], entry["endpoint"])))
+        self._log_result(job, status, f"{via}: {entry['detail']}" if via else entry["detail"])
+        self.log.record(job.ping.source, job.key, entry)
+        self.progress.advance()
+
+    def _log_result(self, job: Job, status: str, detail: str) -> None:
+        self.logger.debug("linkback: %s -> %s: %s: %s", job.ping.source, job.key, status, detail)
+
+    def execute(self) -> None:
+        try:
+            self.scheduler.run()
+        finally:
+            self.report.requests = self.client.requests_made
+            self.client.close()
+
+
+def execute(
+    settings: Settings,
+    log: SentLog,
+    report: Report,
+    logger: logging.Logger,
+    progress: ProgressOption,
+    jobs: list[Job],
+    *,
+    discover_first: bool,
+) -> None:
+    if not jobs:
+        return
+    display = ProgressDisplay(logger, progress)
+    run = _Run(settings, log, report, logger, display)
+    display.start(len(jobs))
+    try:
+        for job in jobs:
+            if discover_first and not job.need_link:
+                job.candidates = [("trackback", job.key)]
+                run.ping_when_live(job)
+            elif discover_first:
+                run.discover_then_ping(job)
+            elif job.candidates:
+                run.ping_when_live(job)
+            else:
+                logger.warning(
+                    "linkback: pending %s -> %s has no endpoint saved", job.ping.source, job.key
+                )
+        run.execute()
+    finally:
+        display.stop()

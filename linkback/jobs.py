@@ -1,0 +1,67 @@
+"""The values a run works on: what one ping carries, and a pair on its way to its result.
+
+They are plain values so that a build with nothing to send never loads the network stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+from .links import parse_fragment
+
+TRACKBACK_EXCERPT_LIMIT = 255
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Everything a ping needs, so a pending one can be sent later without the build."""
+
+    source: str
+    target: str
+    title: str = ""
+    excerpt: str = ""
+    blog_name: str = ""
+
+
+@dataclass
+class Job:
+    """One (source, target) pair on its way from discovery to a recorded result."""
+
+    ping: Ping
+    previous: dict[str, Any] | None
+    need_link: bool = True  # manual trackbacks only need the page to be served
+    candidates: list[tuple[str, str]] = field(default_factory=list)
+    index: int = 0
+    key: str = ""  # the sent-log key: the target, or the trackback URI given by hand
+
+    @property
+    def attempts(self) -> int:
+        return int((self.previous or {}).get("attempts", 0) or 0)
+
+
+def plain_excerpt(html_or_text: str, limit: int = TRACKBACK_EXCERPT_LIMIT) -> str:
+    """Trackback excerpts are plain text of at most 255 characters."""
+    text = html_or_text or ""
+    if "<" in text:
+        with contextlib.suppress(etree.ParserError, ValueError):
+            text = lxml.html.fragment_fromstring(text, create_parent="div").text_content()
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def excerpt_of(excerpt: str, content: str) -> str:
+    """What a trackback shows of a page: its own excerpt, else the text of its paragraphs
+    (not its headings: the title is sent beside it)."""
+    if excerpt.strip():
+        return plain_excerpt(excerpt)
+    tree = parse_fragment(content)
+    if tree is None:
+        return ""
+    paragraphs = tree.findall(".//p")
+    texts = [p.text_content() for p in paragraphs] if paragraphs else [tree.text_content()]
+    return plain_excerpt(" ".join(texts))
