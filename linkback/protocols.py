@@ -6,6 +6,7 @@ import email.utils
 import time
 import xmlrpc.client
 from dataclasses import dataclass
+from typing import Any
 from xml.parsers import expat
 
 from lxml import etree
@@ -70,13 +71,23 @@ def retry_after(response: Response) -> float:
     return DEFAULT_RATE_LIMIT_PAUSE
 
 
-def send_webmention(client: Client, endpoint: str, ping: Ping) -> Outcome:
-    """W3C Webmention 3.1.3: any 2xx is success (201 and 202 say "queued")."""
+def post(client: Client, endpoint: str, data: Any, content_type: str) -> Response | Outcome:
+    """A 2xx answer to read further, or the Outcome every protocol gives to anything else."""
     try:
-        response = client.post(endpoint, data={"source": ping.source, "target": ping.target})
+        response = client.post(endpoint, data=data, headers={"Content-Type": content_type})
     except FetchError as error:
         return failure_of(error)
-    return http_failure(response) or Outcome(True, f"HTTP {response.status}")
+    return http_failure(response) or response
+
+
+_FORM = "application/x-www-form-urlencoded"  # what Webmention receivers expect, as is
+_TRACKBACK_FORM = _FORM + "; charset=utf-8"  # as the Trackback spec shows it
+
+
+def send_webmention(client: Client, endpoint: str, ping: Ping) -> Outcome:
+    """W3C Webmention 3.1.3: any 2xx is success (201 and 202 say "queued")."""
+    answer = post(client, endpoint, {"source": ping.source, "target": ping.target}, _FORM)
+    return answer if isinstance(answer, Outcome) else Outcome(True, f"HTTP {answer.status}")
 
 
 class _SafeExpatParser(xmlrpc.client.ExpatParser):
@@ -104,17 +115,9 @@ def parse_xmlrpc(body: bytes) -> tuple[object, ...]:
 def send_pingback(client: Client, endpoint: str, ping: Ping) -> Outcome:
     """Pingback 1.0: ``pingback.ping(source, target)``; the fault code decides what follows."""
     payload = xmlrpc.client.dumps((ping.source, ping.target), "pingback.ping", encoding="utf-8")
-    try:
-        response = client.post(
-            endpoint,
-            data=payload.encode("utf-8"),
-            headers={"Content-Type": "text/xml; charset=utf-8"},
-        )
-    except FetchError as error:
-        return failure_of(error)
-    failure = http_failure(response)
-    if failure:
-        return failure
+    response = post(client, endpoint, payload.encode("utf-8"), "text/xml; charset=utf-8")
+    if isinstance(response, Outcome):
+        return response
     try:
         result = parse_xmlrpc(response.body)
     except xmlrpc.client.Fault as fault:
@@ -147,17 +150,9 @@ def send_trackback(client: Client, endpoint: str, ping: Ping) -> Outcome:
         "excerpt": plain_excerpt(ping.excerpt),
         "blog_name": ping.blog_name,
     }
-    try:
-        response = client.post(
-            endpoint,
-            data=form,
-            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-        )
-    except FetchError as error:
-        return failure_of(error)
-    failure = http_failure(response)
-    if failure:
-        return failure
+    response = post(client, endpoint, form, _TRACKBACK_FORM)
+    if isinstance(response, Outcome):
+        return response
     try:
         root = etree.fromstring(response.body, parser=_SAFE_XML)
     except etree.XMLSyntaxError as error:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,25 +64,6 @@ def deliver(docs: Path) -> subprocess.CompletedProcess[str]:
     """``linkback deliver`` after an upload."""
     command = [sys.executable, "-m", "linkback", "deliver", "--sent-log", str(docs / SENT_LOG)]
     return run([*command, "--allow-private", "--timeout", "5"], docs, dict(os.environ))
-
-
-@pytest.fixture
-def peer() -> Iterator[Peer]:
-    with Peer("127.0.0.2") as running:
-        yield running
-
-
-@pytest.fixture
-def deployed(tmp_path: Path) -> Path:
-    folder = tmp_path / "deployed"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def site(deployed: Path) -> Iterator[StaticSite]:
-    with StaticSite(deployed, "127.0.0.3") as running:
-        yield running
 
 
 @pytest.fixture
@@ -175,13 +155,13 @@ def test_build_sends_each_ping_once_and_a_second_build_nothing(
 
 
 def test_make_upload_then_publish_again_as_the_demo_does(
-    docs: Path, peer: Peer, site: StaticSite, deployed: Path
+    docs: Path, peer: Peer, site: StaticSite, site_dir: Path
 ) -> None:
     """The sample's Makefile: build (pings wait until live), copy, ``linkback deliver``."""
     environ = environment(site.url.rstrip("/"))
     environ.pop("LINKBACK_SEND", None)
 
-    upload = run(["make", "upload", f"DEPLOYDIR={deployed}"], docs, environ)
+    upload = run(["make", "upload", f"DEPLOYDIR={site_dir}"], docs, environ)
 
     assert upload.returncode == 0, upload.stdout + upload.stderr
     assert "6 pending until live" in summary(upload)
@@ -200,7 +180,7 @@ def test_make_upload_then_publish_again_as_the_demo_does(
 
 
 def test_gh_deploy_then_deliver(
-    tmp_path: Path, docs: Path, peer: Peer, site: StaticSite, deployed: Path
+    tmp_path: Path, docs: Path, peer: Peer, site: StaticSite, site_dir: Path
 ) -> None:
     """``mkdocs gh-deploy`` pings too; its pages go live only after the push, so the pings
     wait as pending until ``linkback deliver``. GitHub Pages is a bare repository here."""
@@ -228,7 +208,7 @@ def test_gh_deploy_then_deliver(
         [
             "git",
             f"--git-dir={remote}",
-            f"--work-tree={deployed}",
+            f"--work-tree={site_dir}",
             "checkout",
             "gh-pages",
             "--",

@@ -6,26 +6,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.peer import Peer, StaticSite
-
-
-@pytest.fixture
-def peer() -> Iterator[Peer]:
-    with Peer("127.0.0.2") as running:
-        yield running
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[StaticSite]:
-    deployed = tmp_path / "deployed"
-    deployed.mkdir()
-    with StaticSite(deployed, "127.0.0.3") as running:
-        yield running
 
 
 def write_blog(folder: Path, site_url: str, peer: Peer) -> None:
