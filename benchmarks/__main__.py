@@ -107,46 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     size = "large" if args.large else "quick" if args.quick else "default"
     articles, links, hosts = SIZES[size]
     runs = 1 if args.quick and args.runs == 3 else args.runs
-    latency = args.latency / 1000
-    logs = WORK / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    for old in logs.iterdir():
-        old.unlink()
+    console.print(
+        f"[bold]linkback benchmark[/]: {size} size, N={articles} articles × M={links} links, "
+        f"H={hosts} hosts, L={args.latency:g} ms, {runs} runs; {machine()}"
+    )
     reference = None
     if not args.no_reference:
         reference = ensure_reference_env(WORK / ".venv-reference")
-
-    servers = LoopbackServers()
-    try:
-        farm = Farm(servers, hosts, latency)
-        site_server = StaticFiles(WORK)
-        port = servers.listen("127.0.0.1", 0, site_server)
-        site_url = f"http://127.0.0.1:{port}"
-        say = console.print
-        say(f"[bold]linkback benchmark[/]: {size} size, N={articles} articles × M={links} links, "
-            f"H={hosts} hosts, L={args.latency:g} ms, {runs} runs; {machine()}")  # fmt: skip
-        pelican_site = write_pelican(WORK / "pelican", articles, links, site_url, farm.post_url)
-        configs = pelican_configs(pelican_site, runs, reference, args.reference_cold_runs)
-        if not args.no_mkdocs:
-            mkdocs_site = write_mkdocs(WORK / "mkdocs", articles, links, site_url, farm.post_url)
-            configs += mkdocs_configs(mkdocs_site, runs)
-        env = {name: value for name, value in os.environ.items() if name != "LINKBACK_SEND"}
-        started = time.perf_counter()
-        load_at_start = os.getloadavg()[0]
-        bench = Bench(farm, site_server, logs, env)
-        results = run_all(configs, bench, say)
-        say(f"all builds done in {time.perf_counter() - started:.0f} s")
-        if args.profile:
-            profile_builds(configs, bench, WORK / "profiles", console)
-    finally:
-        servers.stop()
-
-    settings = Settings()  # the benchmark sites leave concurrency and per_host at their defaults
-    endpoint_targets = sum(
-        1 for _, target in pelican_site.links if PREFERRED[kind_of(_target_id(target), hosts)]
-    )
-    ideal = report.Ideal(len(pelican_site.links), endpoint_targets, latency,
-                         settings.concurrency, settings.per_host, hosts)  # fmt: skip
+    load_at_start = os.getloadavg()[0]
+    results, ideal = run_builds(args, console, (articles, links, hosts), runs, reference)
+    load_at_end = os.getloadavg()[0]
+    load = f"load average (1 min) {load_at_start:.2f} at the start, {load_at_end:.2f} at the end"
     tables = [
         ("Builds", report.MEASUREMENT_HEADER, report.measurement_rows(results, ideal)),
         ("Targets of issue 5", report.TARGET_HEADER, report.target_rows(results, ideal, articles)),
@@ -155,17 +126,61 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     for title, header, rows in tables:
         report.show(console, title, header, rows)
-    say(f"ideal cold sending time: {ideal}")
-    if reference is not None:
-        say(f"reference: pelican-plugin-linkbacks {reference_version(WORK / '.venv-reference')}")
-    load_at_end = os.getloadavg()[0]
-    load = f"load average (1 min) {load_at_start:.2f} at the start, {load_at_end:.2f} at the end"
     heading = (f"Size {size}: N={articles} articles × M={links} links, H={hosts} hosts, "
-               f"L={args.latency:g} ms, {runs} runs. {machine()}.\n\n"
-               f"Ideal cold sending time: {ideal}.\n\nMachine {load}.\n")  # fmt: skip
+               f"L={args.latency:g} ms, {runs} runs. {machine()}; {load}.\n\n"
+               f"Ideal cold sending time: {ideal}.\n")  # fmt: skip
+    if reference is not None:
+        heading += (
+            f"\nReference: pelican-plugin-linkbacks {reference_version(reference.parent.parent)}.\n"
+        )
     _save(results, tables, heading)
-    say(f"Markdown tables and raw results: {WORK / 'results.md'}, {WORK / 'results.json'}")
+    console.print(heading)
+    console.print(
+        f"Markdown tables and raw results: {WORK / 'results.md'}, {WORK / 'results.json'}"
+    )
     return 1 if any(result.failed for result in results) else 0
+
+
+def run_builds(
+    args: argparse.Namespace,
+    console: Console,
+    size: tuple[int, int, int],
+    runs: int,
+    reference: Path | None,
+) -> tuple[list[Result], report.Ideal]:
+    """Start the farm and the site server, write the sites, run every build, stop the servers."""
+    articles, links, hosts = size
+    latency = args.latency / 1000
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in logs.iterdir():
+        old.unlink()
+    servers = LoopbackServers()
+    try:
+        farm = Farm(servers, hosts, latency)
+        site_server = StaticFiles(WORK)  # serves each build's output: the live check reads it
+        site_url = f"http://127.0.0.1:{servers.listen('127.0.0.1', 0, site_server)}"
+        pelican_site = write_pelican(WORK / "pelican", articles, links, site_url, farm.post_url)
+        configs = pelican_configs(pelican_site, runs, reference, args.reference_cold_runs)
+        if not args.no_mkdocs:
+            mkdocs_site = write_mkdocs(WORK / "mkdocs", articles, links, site_url, farm.post_url)
+            configs += mkdocs_configs(mkdocs_site, runs)
+        env = {name: value for name, value in os.environ.items() if name != "LINKBACK_SEND"}
+        bench = Bench(farm, site_server, logs, env)
+        started = time.perf_counter()
+        results = run_all(configs, bench, console.print)
+        console.print(f"all builds done in {time.perf_counter() - started:.0f} s")
+        if args.profile:
+            profile_builds(configs, bench, WORK / "profiles", console)
+    finally:
+        servers.stop()
+    settings = Settings()  # the benchmark sites leave concurrency and per_host at their defaults
+    endpoint_targets = sum(
+        1 for _, target in pelican_site.links if PREFERRED[kind_of(_target_id(target), hosts)]
+    )
+    ideal = report.Ideal(len(pelican_site.links), endpoint_targets, latency,
+                         settings.concurrency, settings.per_host, hosts)  # fmt: skip
+    return results, ideal
 
 
 def _target_id(url: str) -> int:
@@ -185,6 +200,7 @@ def _save(
             "peak_mb": [m.peak_mb for m in result.measured],
             "exit_codes": [m.exit_code for m in result.measured],
             "requests": result.requests,
+            "mean_in_flight": result.in_flight,
             "correctness": [
                 {**asdict(c), "by_protocol": dict(c.by_protocol)} for c in result.correctness
             ],
