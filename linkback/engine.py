@@ -29,21 +29,24 @@ def _logger(logger: logging.Logger | None) -> logging.Logger:
 
 def plan(
     sources: Iterable[Source], settings: Settings
-) -> tuple[int, list[tuple[Source, str, bool]]]:
-    """(pages, [(source, key, manual)]): every pair a build considers, before the sent-log."""
+) -> tuple[int, list[tuple[Source, str, bool]], dict[str, str]]:
+    """Every pair a build considers, before the sent-log: (pages, [(source, key, manual)],
+    {source url: trackback excerpt}). Each page's content is parsed once, here."""
     pages = 0
     pairs: list[tuple[Source, str, bool]] = []
+    excerpts: dict[str, str] = {}
     for source in sources:
         if not source.enabled:
             continue
         pages += 1
+        tree = links.parse_fragment(source.content)
+        targets = links.outbound(tree, source.url, settings)
         manual = source.manual_trackbacks
-        pairs.extend(
-            (source, target, False)
-            for target in links.extract_links(source.content, source.url, settings)
-        )
+        pairs.extend((source, target, False) for target in targets)
         pairs.extend((source, uri, True) for uri in manual)
-    return pages, pairs
+        if targets or manual:
+            excerpts[source.url] = excerpt_of(source.excerpt, tree)
+    return pages, pairs, excerpts
 
 
 def preflight(settings: Settings, output_dir: str | None = None) -> None:
@@ -72,7 +75,7 @@ def send(
     """
     logger = _logger(logger)
     started = time.monotonic()
-    pages, pairs = plan(sources, settings)
+    pages, pairs, excerpts = plan(sources, settings)
     report = Report(pages=pages, links=len(pairs), sending=settings.send, dry_run=settings.dry_run)
     if not settings.send:
         try:
@@ -84,7 +87,6 @@ def send(
         report.seconds = time.monotonic() - started
         return report
     settings.check_for_sending(output_dir)
-    excerpts: dict[str, str] = {}
     with SentLog.open(settings.sent_log_path, writable=not settings.dry_run, logger=logger) as log:
         todo = []
         for source, key, manual in pairs:
@@ -96,8 +98,7 @@ def send(
                 source.url,
                 key,
                 title=source.title,
-                excerpt=excerpts.get(source.url)
-                or excerpts.setdefault(source.url, excerpt_of(source.excerpt, source.content)),
+                excerpt=excerpts[source.url],
                 blog_name=settings.blog_name,
             )
             todo.append(Job(ping, previous, need_link=not manual, key=key))

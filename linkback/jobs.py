@@ -12,8 +12,6 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
-from .links import parse_fragment
-
 TRACKBACK_EXCERPT_LIMIT = 255
 
 
@@ -54,14 +52,16 @@ def plain_excerpt(html_or_text: str, limit: int = TRACKBACK_EXCERPT_LIMIT) -> st
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def excerpt_of(excerpt: str, content: str) -> str:
+def excerpt_of(excerpt: str, content: etree._Element | None) -> str:
     """What a trackback shows of a page: its own excerpt, else the text of its paragraphs
-    (not its headings: the title is sent beside it)."""
+    (not its headings: the title is sent beside it). ``content`` is the parsed content."""
     if excerpt.strip():
         return plain_excerpt(excerpt)
-    tree = parse_fragment(content)
-    if tree is None:
+    if content is None:
         return ""
-    paragraphs = tree.findall(".//p")
-    texts = [p.text_content() for p in paragraphs] if paragraphs else [tree.text_content()]
-    return plain_excerpt(" ".join(texts))
+    texts: list[str] = []
+    for paragraph in content.iterfind(".//p"):
+        texts.append(paragraph.text_content())
+        if sum(map(len, texts)) > TRACKBACK_EXCERPT_LIMIT:
+            break
+    return plain_excerpt(" ".join(texts) if texts else content.text_content())

@@ -50,10 +50,15 @@ def absolute_targets(raw_hrefs: list[str], page_url: str) -> list[str]:
 
 def extract_links(content_html: str, page_url: str, settings: Settings) -> list[str]:
     """The targets a source pings: outbound, not excluded, each once (SPEC "What is sent")."""
+    return outbound(parse_fragment(content_html), page_url, settings)
+
+
+def outbound(tree: etree._Element | None, page_url: str, settings: Settings) -> list[str]:
+    """:func:`extract_links` on content already parsed (a build parses each page once)."""
     site_host = host_of(settings.site_url) or host_of(page_url)
     return [
         url
-        for url in absolute_targets(hrefs(parse_fragment(content_html)), page_url)
+        for url in absolute_targets(hrefs(tree), page_url)
         if host_of(url) != site_host
         and not any(pattern.search(url) for pattern in settings.exclude_patterns)
     ]

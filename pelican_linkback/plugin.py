@@ -223,7 +223,7 @@ def send_pings(pelican: Any) -> None:
         return
     siteurl = build.siteurl
     sources = [
-        build.source(content, content.get_content(siteurl), content.get_summary(siteurl))
+        build.source(content, content.get_content(siteurl), content.metadata.get("summary", ""))
         for content in build.sources
     ]
     try:
