@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     load = f"load average (1 min) {load_at_start:.2f} at the start, {load_at_end:.2f} at the end"
     tables = [
         ("Builds", report.MEASUREMENT_HEADER, report.measurement_rows(results, ideal)),
-        ("Targets of issue 5", report.TARGET_HEADER, report.target_rows(results, ideal, articles)),
+        ("Targets of issue 5", report.TARGET_HEADER, report.target_rows(results, ideal)),
         ("HTML files parsed and written (one instrumented run each)", report.COUNT_HEADER,
          report.count_rows(results)),
     ]  # fmt: skip

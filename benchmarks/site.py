@@ -86,6 +86,7 @@ class Site:
     output: Path
     sent_log: Path
     links: list[tuple[str, str]]  # (source URL, target URL) that deserve a discovery
+    pages: int  # generated pages that are sources (MkDocs adds its index page)
 
 
 def _body(index: int, targets: list[str], previous: str | None) -> str:
@@ -120,7 +121,7 @@ def write_pelican(
     (root / "publishconf.py").write_text(PELICAN_PUBLISH)
     cache = str(root / "reference-cache.json")
     (root / "referenceconf.py").write_text(PELICAN_REFERENCE.format(cache=cache))
-    return Site(root, root / "output", root / "linkback-sent.json", pairs)
+    return Site(root, root / "output", root / "linkback-sent.json", pairs, articles)
 
 
 def write_mkdocs(
@@ -143,4 +144,4 @@ def write_mkdocs(
     (root / "mkdocs-plain.yml").write_text(plain)
     plugin = MKDOCS_PLUGIN.format(site_url=site_url)
     (root / "mkdocs.yml").write_text(MKDOCS_CONFIG.format(site_url=site_url, plugins=plugin))
-    return Site(root, root / "site", root / "linkback-sent.json", pairs)
+    return Site(root, root / "site", root / "linkback-sent.json", pairs, articles + 1)
