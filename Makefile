@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-pelican-oldest lint demo bench bench-large clean
+.PHONY: install test test-pelican-versions lint demo bench bench-large clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,13 +19,19 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-# The Pelican end-to-end tests again, with the oldest Pelican pyproject.toml accepts (4.9).
-OLDEST := .venv-pelican-oldest
+# The Pelican end-to-end tests again with the oldest Pelican pyproject.toml accepts and with
+# the newest release, each in a venv of its own: the main venv's Pelican is whatever fits
+# beside mkdocs-material (Pelican 4.12 pins pygments<2.20, mkdocs-material 9.8 needs >=2.20).
+PELICAN_OLDEST := 'pelican[markdown]==4.9.*'
+PELICAN_NEWEST := 'pelican[markdown]'
 
-test-pelican-oldest:
-	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
-	$(OLDEST)/bin/python -m pip install --quiet -e . 'pelican[markdown]==4.9.*' 'pytest>=8'
-	$(OLDEST)/bin/python -m pytest tests/test_pelican.py
+test-pelican-versions:
+	test -x .venv-pelican-oldest/bin/python || $(PYTHON) -m venv .venv-pelican-oldest
+	.venv-pelican-oldest/bin/python -m pip install --quiet -e . $(PELICAN_OLDEST) 'pytest>=8'
+	.venv-pelican-oldest/bin/python -m pytest -q tests/test_pelican.py
+	test -x .venv-pelican-newest/bin/python || $(PYTHON) -m venv .venv-pelican-newest
+	.venv-pelican-newest/bin/python -m pip install --quiet --upgrade -e . $(PELICAN_NEWEST) 'pytest>=8'
+	.venv-pelican-newest/bin/python -m pytest -q tests/test_pelican.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,4 +47,4 @@ bench-large: $(STAMP)
 	$(BIN)/python -m benchmarks --large
 
 clean:
-	rm -rf $(VENV) $(OLDEST) build *.egg-info .pytest_cache .ruff_cache benchmarks/work
+	rm -rf $(VENV) .venv-pelican-oldest .venv-pelican-newest build *.egg-info .pytest_cache .ruff_cache benchmarks/work

@@ -125,3 +125,8 @@ def entry(settings: Settings, source: str, target: str) -> dict[str, Any]:
 @pytest.fixture
 def logger() -> logging.Logger:
     return logging.getLogger("tests.linkback")
+
+
+def mkdocs_warnings(output: str) -> list[str]:
+    """MkDocs' own WARNING log lines (not a theme's banner that merely says the word)."""
+    return [line for line in output.splitlines() if line.lstrip().startswith("WARNING ")]

@@ -24,6 +24,7 @@ import pytest
 
 from linkback.settings import OPTIONS
 from mkdocs_linkback.plugin import LinkbackConfig
+from tests.conftest import mkdocs_warnings
 from tests.peer import Peer, StaticSite
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_site" / "mkdocs"
@@ -131,7 +132,7 @@ def test_build_sends_each_ping_once_and_a_second_build_nothing(
     first = build_live(docs, site)
 
     assert first.returncode == 0, first.stderr
-    assert "WARNING" not in first.stderr
+    assert mkdocs_warnings(first.stderr) == []
     assert summary(first).startswith(
         "linkback: 7 links in 3 pages: 6 sent (3 webmention, 1 pingback, 2 trackback), "
         "0 already sent, 1 without endpoint in "

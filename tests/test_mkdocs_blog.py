@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import mkdocs_warnings
 from tests.peer import Peer, StaticSite
 
 
@@ -60,7 +61,7 @@ def test_material_blog_posts_send_their_pings(tmp_path: Path, peer: Peer, site: 
     )
 
     assert result.returncode == 0, result.stderr
-    assert "WARNING" not in result.stderr
+    assert mkdocs_warnings(result.stderr) == []
     first = site.url + "blog/2026/11/20/first-post/"
     manual = site.url + "blog/2026/11/22/manual-trackback/"
     assert sorted((item.protocol, item.source, item.target) for item in peer.received) == sorted(
