@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from .server import StaticFiles
 from .site import Site
 
 INSTRUMENT = Path(__file__).parent / "instrument"
+Say = Callable[[str], object]  # prints one progress line
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Bench:
     env: dict[str, str]
 
 
-def run_all(configs: list[Config], bench: Bench, say: Any) -> list[Result]:
+def run_all(configs: list[Config], bench: Bench, say: Say) -> list[Result]:
     """Timed rounds first, then one instrumented run of each counted configuration."""
     results = [Result(config) for config in configs]
     for round_number in range(max(config.runs for config in configs)):
@@ -77,7 +79,7 @@ def run_all(configs: list[Config], bench: Bench, say: Any) -> list[Result]:
     return results
 
 
-def run_once(result: Result, bench: Bench, say: Any, *, counted: bool) -> None:
+def run_once(result: Result, bench: Bench, say: Say, *, counted: bool) -> None:
     config = result.config
     if config.fresh is not None:
         config.fresh.unlink(missing_ok=True)
