@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from . import links
 from .jobs import Job, Ping, excerpt_of
 from .report import Report
-from .sentlog import SentLog, SentLogError, is_settled, read_links
+from .sentlog import Entry, SentLog, SentLogError, is_settled, read_links
 from .settings import PROTOCOLS, Settings
 from .source import Source
 
@@ -28,25 +28,33 @@ def _logger(logger: logging.Logger | None) -> logging.Logger:
 
 
 def plan(
-    sources: Iterable[Source], settings: Settings
-) -> tuple[int, list[tuple[Source, str, bool]], dict[str, str]]:
-    """Every pair a build considers, before the sent-log: (pages, [(source, key, manual)],
-    {source url: trackback excerpt}). Each page's content is parsed once, here."""
-    pages = 0
-    pairs: list[tuple[Source, str, bool]] = []
-    excerpts: dict[str, str] = {}
+    sources: Iterable[Source], settings: Settings, known: Mapping[str, Mapping[str, Entry]]
+) -> tuple[Report, list[Job]]:
+    """What a build has to do, given the sent-log's ``known`` links: its counts, and the jobs.
+
+    Each page's content is parsed once, here; the trackback excerpt is taken from that same
+    tree, and only for pages with something left to send.
+    """
+    report = Report(sending=settings.send, dry_run=settings.dry_run)
+    jobs: list[Job] = []
     for source in sources:
         if not source.enabled:
             continue
-        pages += 1
+        report.pages += 1
         tree = links.parse_fragment(source.content)
-        targets = links.outbound(tree, source.url, settings)
-        manual = source.manual_trackbacks
-        pairs.extend((source, target, False) for target in targets)
-        pairs.extend((source, uri, True) for uri in manual)
-        if targets or manual:
-            excerpts[source.url] = excerpt_of(source.excerpt, tree)
-    return pages, pairs, excerpts
+        pairs = [(target, False) for target in links.outbound(tree, source.url, settings)]
+        pairs += [(uri, True) for uri in source.manual_trackbacks]
+        report.links += len(pairs)
+        done = known.get(source.url, {})
+        open_pairs = [(key, manual) for key, manual in pairs if not is_settled(done.get(key))]
+        report.already += len(pairs) - len(open_pairs)
+        if not open_pairs:
+            continue
+        excerpt = excerpt_of(source.excerpt, tree)
+        for key, manual in open_pairs:
+            ping = Ping(source.url, key, source.title, excerpt, settings.blog_name)
+            jobs.append(Job(ping, done.get(key), need_link=not manual, key=key))
+    return report, jobs
 
 
 def preflight(settings: Settings, output_dir: str | None = None) -> None:
@@ -75,34 +83,19 @@ def send(
     """
     logger = _logger(logger)
     started = time.monotonic()
-    pages, pairs, excerpts = plan(sources, settings)
-    report = Report(pages=pages, links=len(pairs), sending=settings.send, dry_run=settings.dry_run)
     if not settings.send:
         try:
             known = read_links(settings.sent_log_path)
         except SentLogError as error:
             logger.warning("linkback: %s", error)
             known = {}
-        report.already = sum(1 for s, key, _ in pairs if is_settled(known.get(s.url, {}).get(key)))
-        report.seconds = time.monotonic() - started
-        return report
-    settings.check_for_sending(output_dir)
-    with SentLog.open(settings.sent_log_path, writable=not settings.dry_run, logger=logger) as log:
-        todo = []
-        for source, key, manual in pairs:
-            previous = log.get(source.url, key)
-            if is_settled(previous):
-                report.already += 1
-                continue
-            ping = Ping(
-                source.url,
-                key,
-                title=source.title,
-                excerpt=excerpts[source.url],
-                blog_name=settings.blog_name,
-            )
-            todo.append(Job(ping, previous, need_link=not manual, key=key))
-        _execute(settings, log, report, logger, progress, todo, discover_first=True)
+        report, _ = plan(sources, settings, known)
+    else:
+        settings.check_for_sending(output_dir)
+        path = settings.sent_log_path
+        with SentLog.open(path, writable=not settings.dry_run, logger=logger) as log:
+            report, jobs = plan(sources, settings, log.links)
+            _execute(settings, log, report, logger, progress, jobs, discover_first=True)
     report.seconds = time.monotonic() - started
     return report
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -33,19 +33,28 @@ def host_of(url: str) -> str:
 
 def absolute_targets(raw_hrefs: list[str], page_url: str) -> list[str]:
     """Absolute http(s) URLs without fragment, each once, in order; otherwise as written."""
-    targets: dict[str, None] = {}
+    return list(_with_hosts(raw_hrefs, page_url))
+
+
+def _with_hosts(raw_hrefs: list[str], page_url: str) -> dict[str, str]:
+    """{url: host} of :func:`absolute_targets`; one urlsplit per link (this runs every build).
+
+    An absolute href is kept as written, only its fragment cut; a relative one is joined.
+    """
+    targets: dict[str, str] = {}
     for href in raw_hrefs:
-        href = href.strip()
-        if not href:
-            continue
+        url = href.strip().partition("#")[0]
         try:
-            url = urldefrag(urljoin(page_url, href)).url
             parts = urlsplit(url)
+            if not parts.scheme:
+                url = urljoin(page_url, url)
+                parts = urlsplit(url)
+            host = parts.hostname
         except ValueError:  # e.g. a malformed IPv6 literal
             continue
-        if parts.scheme in ("http", "https") and parts.hostname:
-            targets[url] = None
-    return list(targets)
+        if host and parts.scheme in ("http", "https") and url not in targets:
+            targets[url] = host
+    return targets
 
 
 def extract_links(content_html: str, page_url: str, settings: Settings) -> list[str]:
@@ -58,7 +67,7 @@ def outbound(tree: etree._Element | None, page_url: str, settings: Settings) -> 
     site_host = host_of(settings.site_url) or host_of(page_url)
     return [
         url
-        for url in absolute_targets(hrefs(tree), page_url)
-        if host_of(url) != site_host
+        for url, host in _with_hosts(hrefs(tree), page_url).items()
+        if host != site_host
         and not any(pattern.search(url) for pattern in settings.exclude_patterns)
     ]

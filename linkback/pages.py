@@ -45,7 +45,8 @@ def head_tags(html: str, settings: Settings) -> str:
     wanted = tuple((rel, href) for rel, href in wanted if href)
     if not wanted:
         return ""
-    present = _advertised_rels(html)
+    head_end = _HEAD_END.search(html)
+    present = _advertised_rels(html[: head_end.start()] if head_end else html)
     return "".join(
         f'<link rel="{rel}" href="{escape(href)}">\n' for rel, href in wanted if rel not in present
     )

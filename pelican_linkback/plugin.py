@@ -59,6 +59,7 @@ class Build:
     settings: Settings
     sources: list[Content] = field(default_factory=list)
     decorated: set[int] = field(default_factory=set)  # ids of the sources that get the block
+    urls: dict[int, str] = field(default_factory=dict)  # Pelican formats content.url each time
 
     @property
     def siteurl(self) -> str:
@@ -71,7 +72,10 @@ class Build:
         return parts.scheme in ("http", "https") and bool(parts.netloc)
 
     def page_url(self, content: Content) -> str:
-        return f"{self.siteurl.rstrip('/')}/{content.url}"
+        url = self.urls.get(id(content))
+        if url is None:
+            url = self.urls[id(content)] = f"{self.siteurl.rstrip('/')}/{content.url}"
+        return url
 
     def source(self, content: Content, body: str = "", excerpt: str = "") -> Source:
         return Source(
@@ -206,6 +210,7 @@ def collect_sources(generators: Iterable[Any]) -> None:
         return
     build.sources = [content for content in sources if content.status == "published"]
     build.decorated = set()
+    build.urls = {}
     endpoint = build.settings.trackback_endpoint
     if endpoint and not build.absolute:
         logger.debug("linkback: SITEURL is not an absolute URL: no trackback URIs")
