@@ -160,6 +160,7 @@ class _Run:
         self.progress = progress
         self.client = Client(settings)
         self.scheduler = Scheduler(settings.concurrency, settings.per_host)
+        self.targets_of: dict[str, set[str]] = defaultdict(set)  # what a live check looks for
         self.live: dict[str, _LiveState] = {}
         self.discovered: dict[str, Response | FetchError | Endpoints] = {}
         self.waiting_for_discovery: dict[str, list[Job]] = defaultdict(list)
@@ -234,9 +235,9 @@ class _Run:
             return _LiveState(False, f"not live yet: {error}")
         if not 200 <= answer.status < 300:
             return _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
-        found = links.absolute_targets(
-            links.hrefs(parse_html(answer.body, answer.charset)), answer.url
-        )
+        # A theme's navigation holds hundreds of relative links; only ours matter here.
+        raw = links.external_hrefs(links.hrefs(parse_html(answer.body, answer.charset)))
+        found = self.targets_of[source].intersection(links.absolute_targets(raw, answer.url))
         return _LiveState(True, "live page does not carry the link yet", frozenset(found))
 
     # What follows each step, on the scheduler's thread.
@@ -414,6 +415,8 @@ def execute(
         return
     display = ProgressDisplay(logger, progress)
     run = _Run(settings, log, report, logger, display)
+    for job in jobs:
+        run.targets_of[job.ping.source].add(job.ping.target)
     display.start(len(jobs))
     try:
         for job in jobs:

@@ -31,6 +31,15 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def external_hrefs(raw_hrefs: list[str]) -> list[str]:
+    """The hrefs that may name another host: absolute or scheme-relative ones only."""
+    return [
+        href
+        for href in raw_hrefs
+        if href.lstrip()[:8].lower().startswith(("http://", "https://", "//"))
+    ]
+
+
 def absolute_targets(raw_hrefs: list[str], page_url: str) -> list[str]:
     """Absolute http(s) URLs without fragment, each once, in order; otherwise as written."""
     return list(_with_hosts(raw_hrefs, page_url))
