@@ -162,18 +162,15 @@ class _Run:
         self.scheduler = Scheduler(settings.concurrency, settings.per_host)
         self.targets_of: dict[str, set[str]] = defaultdict(set)  # what a live check looks for
         self.live: dict[str, _LiveState] = {}
-        self.discovered: dict[str, Response | FetchError | Endpoints] = {}
         self.waiting_for_discovery: dict[str, list[Job]] = defaultdict(list)
         self.waiting_for_live: dict[str, list[Job]] = defaultdict(list)
 
     # Building blocks: each schedules one request and says what follows it.
 
     def discover_then_ping(self, job: Job) -> None:
-        """One GET per target, however many pages of the site link to it."""
+        """One GET per target, however many pages of the site link to it: every job is
+        queued before the scheduler runs, so the jobs of a target all wait for one answer."""
         target = job.ping.target
-        if target in self.discovered:
-            self._discovered(job, self.discovered[target])
-            return
         self.waiting_for_discovery[target].append(job)
         if len(self.waiting_for_discovery[target]) == 1:
             self.scheduler.submit(
@@ -191,7 +188,6 @@ class _Run:
                 host_key(target), lambda: self._discover(target), lambda r: self._found(target, r)
             )
             return
-        self.discovered[target] = answer
         for job in self.waiting_for_discovery.pop(target, []):
             self._discovered(job, answer)
 
@@ -320,18 +316,22 @@ class _Run:
             self._record(job, "failed", protocol, endpoint, outcome.detail, retry=retry)
 
     def _record_pending(self, job: Job, state: _LiveState) -> None:
+        """Pending keeps what ``linkback deliver`` needs to send without the build."""
         protocol, endpoint = job.candidates[0]
-        entry = self._entry(
-            job, "pending", protocol, endpoint, state.detail, retry=True, attempted=False
-        )
-        entry.update(
+        self._record(
+            job,
+            "pending",
+            protocol,
+            endpoint,
+            state.detail,
+            retry=True,
+            attempted=False,
             endpoints=[list(candidate) for candidate in job.candidates],
             title=job.ping.title,
             excerpt=job.ping.excerpt,
             blog_name=job.ping.blog_name,
             need_link=job.need_link,
         )
-        self._store(job, entry)
 
     def _record(
         self,
@@ -342,25 +342,12 @@ class _Run:
         detail: str,
         *,
         retry: bool,
+        attempted: bool = True,
+        **extra: Any,
     ) -> None:
-        self._store(
-            job, self._entry(job, status, protocol, endpoint, detail, retry=retry, attempted=True)
-        )
-
-    def _entry(
-        self,
-        job: Job,
-        status: str,
-        protocol: str | None,
-        endpoint: str | None,
-        detail: str,
-        *,
-        retry: bool,
-        attempted: bool,
-    ) -> Entry:
         stamp = now_iso()
         previous = job.previous or {}
-        return {
+        entry: Entry = {
             "status": status,
             "protocol": protocol,
             "endpoint": endpoint,
@@ -369,7 +356,9 @@ class _Run:
             "last_attempt": stamp if attempted else previous.get("last_attempt"),
             "detail": detail,
             "retry": retry,
+            **extra,
         }
+        self._store(job, entry)
 
     def _store(self, job: Job, entry: Entry) -> None:
         status = entry["status"]
@@ -420,13 +409,10 @@ def execute(
     display.start(len(jobs))
     try:
         for job in jobs:
-            if discover_first and not job.need_link:
-                job.candidates = [("trackback", job.key)]
+            if job.candidates:
                 run.ping_when_live(job)
             elif discover_first:
                 run.discover_then_ping(job)
-            elif job.candidates:
-                run.ping_when_live(job)
             else:
                 logger.warning(
                     "linkback: pending %s -> %s has no endpoint saved", job.ping.source, job.key

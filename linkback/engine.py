@@ -53,7 +53,10 @@ def plan(
         excerpt = excerpt_of(source.excerpt, tree)
         for key, manual in open_pairs:
             ping = Ping(source.url, key, source.title, excerpt, settings.blog_name)
-            jobs.append(Job(ping, done.get(key), need_link=not manual, key=key))
+            job = Job(ping, done.get(key), need_link=not manual, key=key)
+            if manual:  # a trackback URI given by hand needs no discovery
+                job.candidates = [("trackback", key)]
+            jobs.append(job)
     return report, jobs
 
 
@@ -120,11 +123,13 @@ def deliver(
                 excerpt=entry.get("excerpt", ""),
                 blog_name=entry.get("blog_name", settings.blog_name),
             )
-            candidates = [tuple(pair) for pair in entry.get("endpoints") or [] if len(pair) == 2]
-            if not candidates and entry.get("protocol") and entry.get("endpoint"):
-                candidates = [(entry["protocol"], entry["endpoint"])]
             job = Job(ping, entry, need_link=entry.get("need_link", True), key=key)
-            job.candidates = [(str(p), str(e)) for p, e in candidates if p in PROTOCOLS]
+            saved = entry.get("endpoints") or [(entry.get("protocol"), entry.get("endpoint"))]
+            job.candidates = [
+                (str(pair[0]), str(pair[1]))
+                for pair in saved
+                if len(pair) == 2 and pair[0] in PROTOCOLS and pair[1]
+            ]
             todo.append(job)
         report = Report(pages=len(sources), links=len(todo), dry_run=settings.dry_run)
         _execute(

@@ -206,9 +206,6 @@ class Response:
                 return value.strip().strip("\"'")
         return None
 
-    def text(self, limit: int = 300) -> str:
-        return self.body[:limit].decode(self.charset or "utf-8", "replace")
-
 
 class Client:
     """A pooled, guarded session shared by all the threads of one run."""
@@ -226,8 +223,8 @@ class Client:
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self._requests = itertools.count()
         self._made = 0
+        self._count_lock = threading.Lock()
 
     @property
     def requests_made(self) -> int:
@@ -284,7 +281,8 @@ class Client:
             if scheme not in ("http", "https"):
                 raise FetchError(f"not an http(s) URL: {url}", transient=False)
             remaining = max(deadline.at - time.monotonic(), 0.001)
-            self._made = next(self._requests) + 1
+            with self._count_lock:
+                self._made += 1
             answer = self.session.request(
                 method,
                 url,
