@@ -18,6 +18,25 @@ from linkback import Settings, Source
 from tests.peer import Peer, StaticSite
 
 TIMEOUT = 2.0
+# The defaults of SPEC.md's settings table (user_agent aside: it is derived from the site).
+SPEC_TABLE = {
+    "send": False,
+    "sent_log": "linkback-sent.json",
+    "protocols": ("webmention", "pingback", "trackback"),
+    "exclude": (),
+    "timeout": 15,
+    "concurrency": 32,
+    "per_host": 2,
+    "max_page_bytes": 1_000_000,
+    "max_attempts": 3,
+    "allow_private": False,
+    "dry_run": False,
+    "check_live": True,
+    "webmention_endpoint": None,
+    "pingback_endpoint": None,
+    "trackback_endpoint": None,
+    "show_trackback_uri": True,
+}
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ import pytest
 from linkback import Settings, Source, send
 from linkback.http import Client, FetchError, is_public
 from tests.conftest import entry, links_to
-from tests.peer import Answer, Peer, PeerHandler
+from tests.peer import Answer, Peer, PeerHandler, Route
 
 Publish = Callable[..., Source]
 TIMEOUT = 1.0
@@ -102,19 +102,11 @@ def run_one(source: Source, settings: Settings, target: str) -> tuple[dict, floa
     return entry(settings, source.url, target), time.monotonic() - started
 
 
-def test_dripping_page_ends_within_the_time_out(
-    peer: Peer, publish: Publish, hostile_settings: Settings
+@pytest.mark.parametrize(("path", "handler"), [("/drip/", drip), ("/drip-headers/", drip_headers)])
+def test_dripping_page_or_headers_end_within_the_time_out(
+    peer: Peer, publish: Publish, hostile_settings: Settings, path: str, handler: Route
 ) -> None:
-    target = peer.add_handler("/drip/", drip)
-    result, seconds = run_one(publish("post", links_to(target)), hostile_settings, target)
-    assert (result["status"], result["retry"]) == ("failed", True)
-    assert seconds < 4
-
-
-def test_dripping_headers_end_within_the_time_out(
-    peer: Peer, publish: Publish, hostile_settings: Settings
-) -> None:
-    target = peer.add_handler("/drip-headers/", drip_headers)
+    target = peer.add_handler(path, handler)
     result, seconds = run_one(publish("post", links_to(target)), hostile_settings, target)
     assert (result["status"], result["retry"]) == ("failed", True)
     assert seconds < 4

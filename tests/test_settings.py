@@ -7,25 +7,7 @@ from pathlib import Path
 import pytest
 
 from linkback import OPTIONS, ConfigError, Settings
-
-SPEC_TABLE = {
-    "send": False,
-    "sent_log": "linkback-sent.json",
-    "protocols": ("webmention", "pingback", "trackback"),
-    "exclude": (),
-    "timeout": 15,
-    "concurrency": 32,
-    "per_host": 2,
-    "max_page_bytes": 1_000_000,
-    "max_attempts": 3,
-    "allow_private": False,
-    "dry_run": False,
-    "check_live": True,
-    "webmention_endpoint": None,
-    "pingback_endpoint": None,
-    "trackback_endpoint": None,
-    "show_trackback_uri": True,
-}
+from tests.conftest import SPEC_TABLE
 
 
 def test_defaults_are_those_of_the_spec() -> None:
