@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import links
-from .discovery import Endpoints, discover, parse_html
+from .discovery import Endpoints, discover
 from .http import Client, FetchError, Response
 from .jobs import Job
 from .progress import ProgressDisplay, ProgressOption
@@ -232,7 +232,7 @@ class _Run:
         if not 200 <= answer.status < 300:
             return _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
         # A theme's navigation holds hundreds of relative links; only ours matter here.
-        raw = links.external_hrefs(links.hrefs(parse_html(answer.body, answer.charset)))
+        raw = links.external_hrefs(links.served_hrefs(answer.body, answer.charset))
         found = self.targets_of[source].intersection(links.absolute_targets(raw, answer.url))
         return _LiveState(True, "live page does not carry the link yet", frozenset(found))
 

@@ -15,7 +15,7 @@ from lxml import etree
 TRACKBACK_EXCERPT_LIMIT = 255
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ping:
     """Everything a ping needs, so a pending one can be sent later without the build."""
 
@@ -26,7 +26,7 @@ class Ping:
     blog_name: str = ""
 
 
-@dataclass
+@dataclass(slots=True)  # a big site has tens of thousands at once
 class Job:
     """One (source, target) pair on its way from discovery to a recorded result."""
 

@@ -27,6 +27,40 @@ def hrefs(tree: etree._Element | None) -> list[str]:
     return [href for href in tree.xpath("//a/@href") if isinstance(href, str)]
 
 
+class _HrefCollector:
+    """An lxml parser target that keeps the ``<a href>`` values and builds no tree."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if tag == "a" and "href" in attrib:
+            self.found.append(attrib["href"])
+
+    def close(self) -> list[str]:
+        return self.found
+
+
+def served_hrefs(body: bytes, charset: str | None) -> list[str]:
+    """Every ``<a href>`` of a whole served page, in document order, as written.
+
+    A theme's page can be large (MkDocs repeats the whole navigation on every page), and
+    the live check reads hundreds of them on the sending threads: streaming the parser's
+    events keeps no tree, which is both faster and leaves no megabytes behind per thread.
+    """
+    if not body.strip():
+        return []
+    try:
+        parser = etree.HTMLParser(encoding=charset, target=_HrefCollector())
+    except LookupError:  # an unknown charset label: let lxml sniff, as discovery does
+        parser = etree.HTMLParser(target=_HrefCollector())
+    try:
+        parser.feed(body)
+        return parser.close()
+    except etree.LxmlError:  # nothing a browser would call a page
+        return []
+
+
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 

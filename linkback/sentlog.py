@@ -193,9 +193,9 @@ class SentLog:
                 if self._written == self._version:
                     return
                 version = self._version
-                text = self._render()
+                fragments = self._fragments_now()
             try:
-                self._replace(text)
+                self._replace(fragments)
             except OSError as error:
                 with self._cond:
                     self._error = error
@@ -205,28 +205,26 @@ class SentLog:
                 self._written = version
                 self._cond.notify_all()
 
-    def _render(self) -> str:
-        """``json.dumps(data, indent=2, sort_keys=True)``, re-serialising changed sources only."""
+    def _fragments_now(self) -> list[str]:
+        """Each source's ``"url": {...}`` text in key order, re-serialising changed ones only.
+
+        Written one after the other they make ``json.dumps(data, indent=2, sort_keys=True)``;
+        the file is never held whole in memory (it is megabytes for a big site).
+        """
         for source in self._changed:
             fragment = json.dumps(self.links[source], indent=2, sort_keys=True, ensure_ascii=False)
-            self._fragments[source] = fragment.replace("\n", "\n    ")
+            key = json.dumps(source, ensure_ascii=False)
+            indented = fragment.replace("\n", "\n    ")
+            self._fragments[source] = f"{key}: {indented}"
         self._changed.clear()
-        if not self._fragments:
-            body = "{}"
-        else:
-            items = ",\n    ".join(
-                f"{json.dumps(source, ensure_ascii=False)}: {self._fragments[source]}"
-                for source in sorted(self._fragments)
-            )
-            body = "{\n    " + items + "\n  }"
-        return f'{{\n  "links": {body},\n  "version": {VERSION}\n}}\n'
+        return [self._fragments[source] for source in sorted(self._fragments)]
 
-    def _replace(self, text: str) -> None:
+    def _replace(self, fragments: list[str]) -> None:
         directory = self.path.parent
         fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
+                handle.writelines(_document(fragments))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(temporary, _mode_of(self.path))
@@ -240,6 +238,18 @@ class SentLog:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+
+
+def _document(fragments: list[str]) -> Iterator[str]:
+    yield '{\n  "links": '
+    if not fragments:
+        yield "{}"
+    else:
+        yield "{\n    "
+        for index, fragment in enumerate(fragments):
+            yield ",\n    " + fragment if index else fragment
+        yield "\n  }"
+    yield f',\n  "version": {VERSION}\n}}\n'
 
 
 def _read_umask() -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from linkback import Settings
-from linkback.links import extract_links
+from linkback.discovery import parse_html
+from linkback.links import extract_links, hrefs, served_hrefs
 
 PAGE = "https://my.blog/2026/11/a-post/"
 
@@ -109,3 +110,36 @@ def test_broken_or_empty_html_gives_what_it_can() -> None:
 
 def test_entities_in_hrefs_are_decoded() -> None:
     assert links('<a href="https://o.example/?a=1&amp;b=2">x</a>') == ["https://o.example/?a=1&b=2"]
+
+
+SERVED = (
+    "<!doctype html><html><head><title>t</title></head><body>"
+    '<nav><A HREF="/">home</A></nav>'
+    '<p><a href="https://b.example/x?a=1&amp;b=2">b</a> <a>no href</a> <a href="">empty</a>'
+    '<script>document.write("<a href=https://script.example/>")</script>'
+    '<!-- <a href="https://comment.example/"> -->'
+    '<a href="https://caf\u00e9.example/">caf\u00e9</a>'
+)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", None, "not-a-charset"])
+def test_a_served_page_gives_the_same_hrefs_as_its_tree(charset: str | None) -> None:
+    # The live check streams the served page instead of building its tree.
+    body = SERVED.encode("utf-8")
+    assert served_hrefs(body, charset) == hrefs(parse_html(body, charset))
+    assert served_hrefs(body, "utf-8") == [
+        "/",
+        "https://b.example/x?a=1&b=2",
+        "",
+        "https://caf\u00e9.example/",
+    ]
+
+
+def test_a_served_page_in_another_charset_is_decoded_as_declared() -> None:
+    body = '<a href="https://b.example/\u00e9t\u00e9">x</a>'.encode("latin-1")
+    assert served_hrefs(body, "iso-8859-1") == ["https://b.example/\u00e9t\u00e9"]
+
+
+@pytest.mark.parametrize("body", [b"", b"   \n", b"\x00\xff\xfe", b"not html at all"])
+def test_an_empty_or_broken_served_page_has_no_hrefs(body: bytes) -> None:
+    assert served_hrefs(body, "utf-8") == []
