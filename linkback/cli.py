@@ -13,12 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 import lxml.html
+from lxml import etree
 
 from . import __version__, pages
 from .discovery import discover
 from .engine import deliver, send
 from .http import Client, FetchError
-from .links import parse_fragment
 from .report import Report
 from .sentlog import read_links
 from .settings import OPTIONS, ConfigError, Settings
@@ -161,11 +161,13 @@ def page_url(path: Path, root: Path, site_url: str) -> str:
 def read_page(path: Path, root: Path, site_url: str, selectors: tuple[str, ...]) -> Source | None:
     """A written page as a Source: its content is the first element a selector finds."""
     try:
-        tree = parse_fragment(path.read_text(encoding="utf-8", errors="replace"))
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as error:
         logger.warning("linkback: cannot read %s: %s", path, error)
         return None
-    if tree is None:
+    try:
+        tree = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
         return None
     content = None
     for selector in selectors:

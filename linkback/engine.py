@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from . import links
 from .jobs import Job, Ping, excerpt_of
 from .report import Report
-from .sentlog import Entry, SentLog, SentLogError, is_settled, read_links
+from .sentlog import Entry, SentLog, SentLogError, is_settled, snapshot
 from .settings import PROTOCOLS, Settings
 from .source import Source
 
@@ -42,10 +42,10 @@ def plan(
             continue
         report.pages += 1
         tree = links.parse_fragment(source.content)
-        pairs = [(target, False) for target in links.outbound(tree, source.url, settings)]
+        done = known.get(source.url, {})
+        pairs = [(target, False) for target in links.outbound(tree, source.url, settings, done)]
         pairs += [(uri, True) for uri in source.manual_trackbacks]
         report.links += len(pairs)
-        done = known.get(source.url, {})
         open_pairs = [(key, manual) for key, manual in pairs if not is_settled(done.get(key))]
         report.already += len(pairs) - len(open_pairs)
         if not open_pairs:
@@ -68,7 +68,7 @@ def preflight(settings: Settings, output_dir: str | None = None) -> None:
     """
     if settings.send:
         settings.check_for_sending(output_dir)
-        read_links(settings.sent_log_path)
+        snapshot(settings.sent_log_path)
 
 
 def send(
@@ -88,7 +88,7 @@ def send(
     started = time.monotonic()
     if not settings.send:
         try:
-            known = read_links(settings.sent_log_path)
+            known = snapshot(settings.sent_log_path)
         except SentLogError as error:
             logger.warning("linkback: %s", error)
             known = {}
@@ -96,11 +96,26 @@ def send(
     else:
         settings.check_for_sending(output_dir)
         path = settings.sent_log_path
-        with SentLog.open(path, writable=not settings.dry_run, logger=logger) as log:
-            report, jobs = plan(sources, settings, log.links)
-            _execute(settings, log, report, logger, progress, jobs, discover_first=True)
+        report, jobs = plan(sources, settings, snapshot(path))
+        if jobs:  # nothing to send: no lock taken, no request made
+            with SentLog.open(path, writable=not settings.dry_run, logger=logger) as log:
+                jobs = _still_open(jobs, log, report)
+                _execute(settings, log, report, logger, progress, jobs, discover_first=True)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _still_open(jobs: list[Job], log: SentLog, report: Report) -> list[Job]:
+    """Under the lock: drop the pairs that another run settled since the plan was made."""
+    still_open = []
+    for job in jobs:
+        entry = log.get(job.ping.source, job.key)
+        if is_settled(entry):
+            report.already += 1
+        else:
+            job.previous = entry
+            still_open.append(job)
+    return still_open
 
 
 def deliver(

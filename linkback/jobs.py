@@ -9,7 +9,6 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import lxml.html
 from lxml import etree
 
 TRACKBACK_EXCERPT_LIMIT = 255
@@ -42,12 +41,16 @@ class Job:
         return int((self.previous or {}).get("attempts", 0) or 0)
 
 
+_text_of = etree.XPath("string()")  # what lxml.html's text_content() does, on any tree
+
+
 def plain_excerpt(html_or_text: str, limit: int = TRACKBACK_EXCERPT_LIMIT) -> str:
     """Trackback excerpts are plain text of at most 255 characters."""
     text = html_or_text or ""
     if "<" in text:
-        with contextlib.suppress(etree.ParserError, ValueError):
-            text = lxml.html.fragment_fromstring(text, create_parent="div").text_content()
+        with contextlib.suppress(etree.LxmlError, ValueError):
+            tree = etree.HTML(text)
+            text = text if tree is None else _text_of(tree)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -61,7 +64,7 @@ def excerpt_of(excerpt: str, content: etree._Element | None) -> str:
         return ""
     texts: list[str] = []
     for paragraph in content.iterfind(".//p"):
-        texts.append(paragraph.text_content())
+        texts.append(_text_of(paragraph))
         if sum(map(len, texts)) > TRACKBACK_EXCERPT_LIMIT:
             break
-    return plain_excerpt(" ".join(texts) if texts else content.text_content())
+    return plain_excerpt(" ".join(texts) if texts else _text_of(content))

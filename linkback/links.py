@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
 
 from .settings import Settings
 
 
 def parse_fragment(html: str) -> etree._Element | None:
-    """Parse content HTML (a fragment or a document); None when there is nothing to parse."""
+    """Parse content HTML (a fragment or a document); None when there is nothing to parse.
+
+    A plain lxml tree: every build parses every page, and lxml.html's element classes would
+    double the cost of reading the links.
+    """
     if not html or not html.strip():
         return None
     try:
-        return lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
+        return etree.HTML(html)
+    except (etree.LxmlError, ValueError):
         return None
 
 
@@ -24,7 +29,7 @@ def hrefs(tree: etree._Element | None) -> list[str]:
     """Every ``<a href>`` of a parsed tree, in document order, as written."""
     if tree is None:
         return []
-    return [href for href in tree.xpath("//a/@href") if isinstance(href, str)]
+    return [href for href in (a.get("href") for a in tree.iter("a")) if href is not None]
 
 
 class _HrefCollector:
@@ -61,43 +66,42 @@ def served_hrefs(body: bytes, charset: str | None) -> list[str]:
         return []
 
 
+@lru_cache(maxsize=64)  # the site URL's host is asked for every page
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+_HTTP = ("http://", "https://")
+
+
 def external_hrefs(raw_hrefs: list[str]) -> list[str]:
     """The hrefs that may name another host: absolute or scheme-relative ones only."""
-    return [
-        href
-        for href in raw_hrefs
-        if href.lstrip()[:8].lower().startswith(("http://", "https://", "//"))
-    ]
+    return [href for href in raw_hrefs if href.lstrip()[:8].lower().startswith((*_HTTP, "//"))]
 
 
 def absolute_targets(raw_hrefs: list[str], page_url: str) -> list[str]:
     """Absolute http(s) URLs without fragment, each once, in order; otherwise as written."""
-    return list(_with_hosts(raw_hrefs, page_url))
-
-
-def _with_hosts(raw_hrefs: list[str], page_url: str) -> dict[str, str]:
-    """{url: host} of :func:`absolute_targets`; one urlsplit per link (this runs every build).
-
-    An absolute href is kept as written, only its fragment cut; a relative one is joined.
-    """
-    targets: dict[str, str] = {}
+    targets: dict[str, None] = {}
     for href in raw_hrefs:
-        url = href.strip().partition("#")[0]
-        try:
+        found = _absolute(href, page_url)
+        if found is not None:
+            targets.setdefault(found[0])
+    return list(targets)
+
+
+def _absolute(href: str, page_url: str) -> tuple[str, str] | None:
+    """(URL, host) of an http(s) link: an absolute href as written but for its fragment,
+    a relative one joined to the page URL."""
+    url = href.strip().partition("#")[0]
+    try:
+        parts = urlsplit(url)
+        if not parts.scheme:
+            url = urljoin(page_url, url)
             parts = urlsplit(url)
-            if not parts.scheme:
-                url = urljoin(page_url, url)
-                parts = urlsplit(url)
-            host = parts.hostname
-        except ValueError:  # e.g. a malformed IPv6 literal
-            continue
-        if host and parts.scheme in ("http", "https") and url not in targets:
-            targets[url] = host
-    return targets
+        host = parts.hostname
+    except ValueError:  # e.g. a malformed IPv6 literal
+        return None
+    return (url, host) if host and parts.scheme in ("http", "https") else None
 
 
 def extract_links(content_html: str, page_url: str, settings: Settings) -> list[str]:
@@ -105,12 +109,34 @@ def extract_links(content_html: str, page_url: str, settings: Settings) -> list[
     return outbound(parse_fragment(content_html), page_url, settings)
 
 
-def outbound(tree: etree._Element | None, page_url: str, settings: Settings) -> list[str]:
-    """:func:`extract_links` on content already parsed (a build parses each page once)."""
-    site_host = host_of(settings.site_url) or host_of(page_url)
-    return [
-        url
-        for url, host in _with_hosts(hrefs(tree), page_url).items()
-        if host != site_host
-        and not any(pattern.search(url) for pattern in settings.exclude_patterns)
-    ]
+def outbound(
+    tree: etree._Element | None,
+    page_url: str,
+    settings: Settings,
+    recorded: Container[str] = frozenset(),
+) -> list[str]:
+    """:func:`extract_links` on content already parsed (a build parses each page once).
+
+    ``recorded`` are the page's keys in the sent-log. Each was an outbound target when it was
+    recorded, so a link written exactly so needs no URL parsing, only the checks that the
+    settings may have changed since: most links of a rebuilt site are such links.
+    """
+    page_host = host_of(page_url)
+    site_host = host_of(settings.site_url) or page_host
+    raw = hrefs(tree)
+    if page_host == site_host:  # a relative link resolves to the site itself: never a target
+        raw = external_hrefs(raw)
+    targets: dict[str, None] = {}
+    for href in raw:
+        url = href.strip().partition("#")[0]
+        known = (
+            url in recorded and url[:8].lower().startswith(_HTTP) and site_host not in url.lower()
+        )
+        if not known:
+            found = _absolute(href, page_url)
+            if found is None or found[1] == site_host:
+                continue
+            url = found[0]
+        if not any(pattern.search(url) for pattern in settings.exclude_patterns):
+            targets.setdefault(url)
+    return list(targets)

@@ -7,6 +7,7 @@ other byte stays as the generator wrote it; nothing here parses a whole page.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html import escape
 from urllib.parse import quote, urlsplit
 
@@ -23,33 +24,46 @@ def trackback_uri(page_url: str, trackback_endpoint: str | None) -> str | None:
     """``ENDPOINT?target=URL`` (``&target=`` when the endpoint has a query already)."""
     if not trackback_endpoint:
         return None
-    joiner = "&" if urlsplit(trackback_endpoint).query else "?"
-    return f"{trackback_endpoint}{joiner}target={quote(page_url, safe='')}"
+    return f"{trackback_endpoint}{_joiner(trackback_endpoint)}target={quote(page_url, safe='')}"
 
 
-def _advertised_rels(html: str) -> set[str]:
+@lru_cache(maxsize=8)
+def _joiner(trackback_endpoint: str) -> str:
+    return "&" if urlsplit(trackback_endpoint).query else "?"
+
+
+def _advertised_rels(head: str) -> set[str]:
     rels: set[str] = set()
-    for tag in _LINK_TAG.findall(html):
+    for tag in _LINK_TAG.findall(head):
         match = _REL.search(tag)
         if match:
             rels.update(next(v for v in match.groups() if v is not None).lower().split())
     return rels
 
 
+@lru_cache(maxsize=8)
+def _wanted_tags(webmention: str | None, pingback: str | None) -> tuple[tuple[str, str], ...]:
+    """(rel, tag) of each endpoint that is set, written once per build, not once per page."""
+    wanted = (("webmention", webmention), ("pingback", pingback))
+    return tuple(
+        (rel, f'<link rel="{rel}" href="{escape(href)}">\n') for rel, href in wanted if href
+    )
+
+
 def head_tags(html: str, settings: Settings) -> str:
     """The ``<link>`` tags the page still lacks (never twice: a theme may have its own)."""
-    wanted = (
-        ("webmention", settings.webmention_endpoint),
-        ("pingback", settings.pingback_endpoint),
-    )
-    wanted = tuple((rel, href) for rel, href in wanted if href)
+    return _missing_tags(html, _HEAD_END.search(html), settings)
+
+
+def _missing_tags(html: str, head_end: re.Match[str] | None, settings: Settings) -> str:
+    wanted = _wanted_tags(settings.webmention_endpoint, settings.pingback_endpoint)
     if not wanted:
         return ""
-    head_end = _HEAD_END.search(html)
-    present = _advertised_rels(html[: head_end.start()] if head_end else html)
-    return "".join(
-        f'<link rel="{rel}" href="{escape(href)}">\n' for rel, href in wanted if rel not in present
-    )
+    head = (html[: head_end.start()] if head_end else html).lower()
+    if any(rel in head for rel, _ in wanted):  # else no tag of the page can carry that rel
+        present = _advertised_rels(head)
+        wanted = tuple((rel, tag) for rel, tag in wanted if rel not in present)
+    return "".join(tag for _, tag in wanted)
 
 
 def trackback_rdf(page_url: str, title: str, uri: str) -> str:
@@ -68,11 +82,14 @@ def trackback_rdf(page_url: str, title: str, uri: str) -> str:
     )
 
 
-def trackback_block(page_url: str, title: str, settings: Settings) -> str:
-    """What follows a source page's content: the RDF comment and, if wanted, the visible URI."""
-    uri = trackback_uri(page_url, settings.trackback_endpoint)
-    if uri is None:
+def trackback_block(page_url: str, title: str, settings: Settings, uri: str | None = None) -> str:
+    """What follows a source page's content: the RDF comment and, if wanted, the visible URI.
+
+    ``uri`` is the page's trackback URI when the caller has it already.
+    """
+    if not settings.trackback_endpoint:
         return ""
+    uri = uri or trackback_uri(page_url, settings.trackback_endpoint)
     block = "\n" + trackback_rdf(page_url, title, uri)
     if settings.show_trackback_uri:
         link = escape(uri)
@@ -88,10 +105,10 @@ def has_trackback_block(html: str) -> bool:
 
 def add_head_tags(html: str, settings: Settings) -> str:
     """Insert the missing discovery tags just before ``</head>`` (else before ``<body>``)."""
-    tags = head_tags(html, settings)
+    match = _HEAD_END.search(html)
+    tags = _missing_tags(html, match, settings)
     if not tags:
         return html
-    match = _HEAD_END.search(html)
     if match is None:
         return tags + html
     return html[: match.start()] + tags + html[match.start() :]

@@ -13,12 +13,10 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-
-from filelock import FileLock, Timeout
 
 from .settings import ConfigError
 
@@ -71,6 +69,31 @@ def read_links(path: Path) -> dict[str, dict[str, Entry]]:
     return links
 
 
+_snapshots: dict[Path, tuple[tuple[int, int, int], dict[str, dict[str, Entry]]]] = {}
+
+
+def snapshot(path: Path) -> Mapping[str, Mapping[str, Entry]]:
+    """The sent-log as :func:`read_links` gives it, parsed once while the file is unchanged.
+
+    A build reads the log when it starts, to fail before anything is written, and again to
+    plan: that is one parse. Read without the lock: a plan that finds work checks it again
+    under the lock (:meth:`SentLog.open`), and a pair settled in a snapshot stays settled.
+    """
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}
+    except OSError:
+        return read_links(path)  # which says what is wrong
+    key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    cached = _snapshots.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    links = read_links(path)
+    _snapshots[path] = (key, links)
+    return links
+
+
 def is_settled(entry: Entry | None) -> bool:
     """True when a pair must not be contacted again in a build."""
     if entry is None:
@@ -91,7 +114,7 @@ class SentLog:
         self.writable = writable
         self.logger = logger or logging.getLogger("linkback")
         self.links: dict[str, dict[str, Entry]] = {}
-        self._lock = FileLock(str(path) + ".lock") if writable else None
+        self._lock = _file_lock(path) if writable else None
         self._fragments: dict[str, str] = {}
         self._changed: set[str] = set()
         self._version = 0
@@ -105,6 +128,7 @@ class SentLog:
     def open(
         cls, path: Path, *, writable: bool = True, logger: logging.Logger | None = None
     ) -> SentLog:
+        _snapshots.pop(path, None)  # the log is about to change: no second copy in memory
         log = cls(path, writable=writable, logger=logger)
         log._acquire()
         try:
@@ -124,6 +148,8 @@ class SentLog:
     def _acquire(self) -> None:
         if self._lock is None:
             return
+        from filelock import Timeout
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=0)
@@ -238,6 +264,13 @@ class SentLog:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+
+
+def _file_lock(path: Path) -> Any:
+    """Imported here: a build with nothing to send never takes the lock."""
+    from filelock import FileLock
+
+    return FileLock(str(path) + ".lock")
 
 
 def _document(fragments: list[str]) -> Iterator[str]:

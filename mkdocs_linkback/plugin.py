@@ -135,7 +135,8 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         source = self.source(page)
         if source is None or not source.enabled:
             return output
-        block = pages.trackback_block(source.url, source.title, self.settings)
+        uri = page.meta.get("trackback_uri")  # set by on_page_content
+        block = pages.trackback_block(source.url, source.title, self.settings, uri)
         self.sources.append(source)
         return pages.add_after_content(output, page.content or "", block)
 

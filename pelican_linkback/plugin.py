@@ -97,7 +97,10 @@ class Build:
         for key in ("article", "page"):
             content = context.get(key)
             if content is not None and id(content) in self.decorated:
-                block = pages.trackback_block(self.page_url(content), content.title, self.settings)
+                uri = getattr(content, "trackback_uri", None)  # set by collect_sources
+                block = pages.trackback_block(
+                    self.page_url(content), content.title, self.settings, uri
+                )
                 return pages.add_after_content(html, content.content, block)
         return html
 

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
-from linkback import SentLogError, Settings, Source, deliver, send
+from linkback import SentLogError, Settings, Source, deliver, send, sentlog
 from tests.conftest import deploy, entry, links_to, read_log
 from tests.peer import Answer, Peer, trackback_answer
 
@@ -76,6 +77,25 @@ def test_second_run_makes_no_request_at_all(
     assert second.requests == 0
     assert settings.sent_log_path.read_bytes() == log_before
     assert len(peer.received) == 3
+
+
+def test_a_build_with_nothing_new_neither_waits_for_the_lock_nor_takes_it(
+    peer: Peer, publish: Publish, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = publish("post", links_to(peer.post_url("webmention")))
+    send([source], settings)
+    lock = FileLock(str(settings.sent_log_path) + ".lock")
+    with lock.acquire(timeout=0):  # another build is sending right now
+        started = time.monotonic()
+        report = send([source], settings)
+        assert time.monotonic() - started < 5  # it would wait 60 s for the lock
+    assert report.already == 1
+    # With something new, the lock is waited for (briefly here).
+    monkeypatch.setattr(sentlog, "LOCK_WAIT_SECONDS", 0.2)
+    new = publish("post", links_to(peer.post_url("webmention"), peer.post_url("pingback")))
+    with lock.acquire(timeout=0), pytest.raises(SentLogError, match="another linkback run holds"):
+        send([new], settings)
+    assert len(peer.received) == 1
 
 
 def test_a_new_link_in_a_known_page_is_the_only_one_sent(
