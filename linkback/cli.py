@@ -195,9 +195,8 @@ def read_page(path: Path, root: Path, site_url: str, selectors: tuple[str, ...])
 def decorate_file(path: Path, source: Source, settings: Settings) -> None:
     """Add the discovery tags and trackback block to a page that does not have them yet."""
     html = path.read_text(encoding="utf-8", errors="surrogateescape")
-    updated = pages.add_head_tags(html, settings)
-    updated = pages.add_after_content(
-        updated, "", pages.trackback_block(source.url, source.title, settings)
+    updated = pages.decorate(
+        html, settings, block=pages.trackback_block(source.url, source.title, settings)
     )
     if updated != html:
         path.write_text(updated, encoding="utf-8", errors="surrogateescape")

@@ -100,18 +100,25 @@ def trackback_block(page_url: str, title: str, settings: Settings, uri: str | No
 
 
 def has_trackback_block(html: str) -> bool:
-    return bool(_RDF_BLOCK.search(html)) and "trackback:ping" in html
+    return "trackback:ping" in html and bool(_RDF_BLOCK.search(html))  # cheap test first
+
+
+Insertion = tuple[int, str]  # (position in the page, text inserted there)
+
+
+def decorate(html: str, settings: Settings, content: str = "", block: str = "") -> str:
+    """A rendered page with its discovery tags and, when ``block`` is given, the Trackback
+    block after ``content``: both inserted in one copy of the page (pages with a site's
+    whole navigation are large, and every page of every build goes through here)."""
+    insertions = [_head_insertion(html, settings)]
+    if block:
+        insertions.append(_block_insertion(html, content, block))
+    return _splice(html, [insertion for insertion in insertions if insertion is not None])
 
 
 def add_head_tags(html: str, settings: Settings) -> str:
     """Insert the missing discovery tags just before ``</head>`` (else before ``<body>``)."""
-    match = _HEAD_END.search(html)
-    tags = _missing_tags(html, match, settings)
-    if not tags:
-        return html
-    if match is None:
-        return tags + html
-    return html[: match.start()] + tags + html[match.start() :]
+    return decorate(html, settings)
 
 
 def add_after_content(html: str, content: str, block: str) -> str:
@@ -119,13 +126,34 @@ def add_after_content(html: str, content: str, block: str) -> str:
 
     Falls back to just before ``</body>`` when the theme changed the content on its way out.
     """
-    if not block or has_trackback_block(html):
-        return html
+    insertion = _block_insertion(html, content, block) if block else None
+    return _splice(html, [insertion] if insertion else [])
+
+
+def _head_insertion(html: str, settings: Settings) -> Insertion | None:
+    match = _HEAD_END.search(html)
+    tags = _missing_tags(html, match, settings)
+    if not tags:
+        return None
+    return (match.start() if match else 0, tags)
+
+
+def _block_insertion(html: str, content: str, block: str) -> Insertion | None:
+    if has_trackback_block(html):
+        return None
     position = html.rfind(content) if content.strip() else -1
     if position >= 0:
-        end = position + len(content)
-        return html[:end] + block + html[end:]
+        return (position + len(content), block)
     body_ends = [match.start() for match in _BODY_END.finditer(html)]
-    if not body_ends:
-        return html + block
-    return html[: body_ends[-1]] + block + html[body_ends[-1] :]
+    return (body_ends[-1] if body_ends else len(html), block)
+
+
+def _splice(html: str, insertions: list[Insertion]) -> str:
+    if not insertions:
+        return html
+    pieces, previous = [], 0
+    for position, text in sorted(insertions, key=lambda insertion: insertion[0]):
+        pieces += (html[previous:position], text)
+        previous = position
+    pieces.append(html[previous:])
+    return "".join(pieces)

@@ -131,14 +131,13 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         return html
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
-        output = pages.add_head_tags(output, self.settings)
         source = self.source(page)
         if source is None or not source.enabled:
-            return output
+            return pages.decorate(output, self.settings)
         uri = page.meta.get("trackback_uri")  # set by on_page_content
         block = pages.trackback_block(source.url, source.title, self.settings, uri)
         self.sources.append(source)
-        return pages.add_after_content(output, page.content or "", block)
+        return pages.decorate(output, self.settings, page.content or "", block)
 
     def on_post_template(
         self, output_content: str, *, template_name: str, config: MkDocsConfig
@@ -146,7 +145,7 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         """The theme's own HTML pages (404.html) advertise the endpoints too."""
         if not template_name.endswith(".html"):
             return output_content
-        return pages.add_head_tags(output_content, self.settings)
+        return pages.decorate(output_content, self.settings)
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         if self.serving():

@@ -93,7 +93,6 @@ class Build:
         """
         if not str(context.get("output_file", "")).endswith(HTML_SUFFIXES):
             return html
-        html = pages.add_head_tags(html, self.settings)
         for key in ("article", "page"):
             content = context.get(key)
             if content is not None and id(content) in self.decorated:
@@ -101,8 +100,8 @@ class Build:
                 block = pages.trackback_block(
                     self.page_url(content), content.title, self.settings, uri
                 )
-                return pages.add_after_content(html, content.content, block)
-        return html
+                return pages.decorate(html, self.settings, content.content, block)
+        return pages.decorate(html, self.settings)
 
 
 _builds: dict[int, Build] = {}
