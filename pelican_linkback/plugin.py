@@ -149,9 +149,9 @@ def settings_folder(conf: Mapping[str, Any]) -> Path:
     beside the settings file.
     """
     folders = set()
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if not path or Path(path).stem != module.__name__:
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) if "." not in name else None
+        if not path or os.path.splitext(os.path.basename(path))[0] != name:
             continue
         if not any(hasattr(module, marker) for marker in SETTINGS_FILE_MARKERS):
             continue
@@ -177,7 +177,9 @@ class DecoratingTemplate:
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         html = super().render(*args, **kwargs)  # type: ignore[misc]
-        return self.build.decorate(html, dict(*args, **kwargs))
+        # Pelican passes one dict of some 250 names: read it, do not copy it for every page.
+        context = args[0] if len(args) == 1 and not kwargs else dict(*args, **kwargs)
+        return self.build.decorate(html, context)
 
 
 def decorate_templates(generator: Any) -> None:
