@@ -1,8 +1,10 @@
 """The entry points of a run: what a build would send, and sending it (or delivering).
 
-Everything here is cheap: a build with nothing new loads the sent-log, extracts links and
-stops. The network stack (requests, urllib3, the scheduler) is imported only when there is
-something to send, so that such a build costs no more than one without linkback.
+Everything here is cheap: a build with nothing new reads the sent-log and the page cache,
+parses only the pages that changed, and stops. The HTML parser is imported only for a page
+the cache does not vouch for, and the network stack (requests, urllib3, the scheduler) only
+when there is something to send, so that such a build costs no more than one without
+linkback.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import links
-from .jobs import Job, Ping, excerpt_of
+from . import pagecache
+from .jobs import Job, Ping
+from .pagecache import PageCache
 from .report import Report
-from .sentlog import Entry, SentLog, SentLogError, is_settled, snapshot
+from .sentlog import Entry, SentLog, SentLogError, Snapshot, is_settled, snapshot
 from .settings import PROTOCOLS, Settings
 from .source import Source
 
@@ -27,37 +31,76 @@ def _logger(logger: logging.Logger | None) -> logging.Logger:
     return logger or logging.getLogger("linkback")
 
 
-def plan(
-    sources: Iterable[Source], settings: Settings, known: Mapping[str, Mapping[str, Entry]]
-) -> tuple[Report, list[Job]]:
-    """What a build has to do, given the sent-log's ``known`` links: its counts, and the jobs.
+@dataclass
+class Plan:
+    """What a build has to do: its counts so far, its jobs, and what it learnt of each page
+    for the page cache."""
 
-    Each page's content is parsed once, here; the trackback excerpt is taken from that same
-    tree, and only for pages with something left to send.
+    report: Report
+    jobs: list[Job] = field(default_factory=list)
+    unchanged: dict[str, tuple[str, int]] = field(default_factory=dict)  # from the cache
+    parsed: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # url: mark, keys
+
+
+def plan(
+    sources: Iterable[Source], settings: Settings, log: Snapshot, cache: PageCache | None = None
+) -> Plan:
+    """What a build has to do, given the sent-log and the page cache written for it.
+
+    A page the cache vouches for counts as already sent without being parsed. Any other page
+    is parsed once, here; its trackback excerpt is taken from that same tree, and only when
+    it has something left to send.
     """
-    report = Report(sending=settings.send, dry_run=settings.dry_run)
-    jobs: list[Job] = []
+    result = Plan(Report(sending=settings.send, dry_run=settings.dry_run))
+    report = result.report
     for source in sources:
         if not source.enabled:
             continue
         report.pages += 1
-        tree = links.parse_fragment(source.content)
-        done = known.get(source.url, {})
-        pairs = [(target, False) for target in links.outbound(tree, source.url, settings, done)]
-        pairs += [(uri, True) for uri in source.manual_trackbacks]
-        report.links += len(pairs)
-        open_pairs = [(key, manual) for key, manual in pairs if not is_settled(done.get(key))]
-        report.already += len(pairs) - len(open_pairs)
-        if not open_pairs:
+        mark = pagecache.fingerprint(source)
+        count = cache.links_of(source, mark) if cache is not None else None
+        if count is not None:
+            report.links += count
+            report.already += count
+            result.unchanged[source.url] = (mark, count)
             continue
-        excerpt = excerpt_of(source.excerpt, tree)
+        keys = _plan_page(source, settings, log.links.get(source.url, {}), result)
+        result.parsed[source.url] = (mark, keys)
+    return result
+
+
+def _plan_page(
+    source: Source, settings: Settings, done: Mapping[str, Entry], result: Plan
+) -> list[str]:
+    """Count one parsed page's links and queue the open ones; return all its sent-log keys."""
+    from . import links  # deferred on purpose: a build whose pages are all cached parses nothing
+
+    report = result.report
+    tree = links.parse_fragment(source.content)
+    pairs = [(target, False) for target in links.outbound(tree, source.url, settings, done)]
+    pairs += [(uri, True) for uri in source.manual_trackbacks]
+    report.links += len(pairs)
+    open_pairs = [(key, manual) for key, manual in pairs if not is_settled(done.get(key))]
+    report.already += len(pairs) - len(open_pairs)
+    if open_pairs:
+        excerpt = links.excerpt_of(source.excerpt, tree)
         for key, manual in open_pairs:
             ping = Ping(source.url, key, source.title, excerpt, settings.blog_name)
             job = Job(ping, done.get(key), need_link=not manual, key=key)
             if manual:  # a trackback URI given by hand needs no discovery
                 job.candidates = [("trackback", key)]
-            jobs.append(job)
-    return report, jobs
+            result.jobs.append(job)
+    return [key for key, _ in pairs]
+
+
+def _read_log(settings: Settings) -> tuple[Snapshot, PageCache | None]:
+    """The sent-log and the page cache written for it. A log that no cache vouches for is
+    parsed now, so that a bad one stops the build before the generator writes anything."""
+    log = snapshot(settings.sent_log_path)
+    cache = pagecache.load(settings, log.digest)
+    if cache is None:
+        log.check()
+    return log, cache
 
 
 def preflight(settings: Settings, output_dir: str | None = None) -> None:
@@ -68,7 +111,7 @@ def preflight(settings: Settings, output_dir: str | None = None) -> None:
     """
     if settings.send:
         settings.check_for_sending(output_dir)
-        snapshot(settings.sent_log_path)
+        _read_log(settings)
 
 
 def send(
@@ -81,28 +124,57 @@ def send(
 ) -> Report:
     """Notify every new target of ``sources`` once; see SPEC "What is sent".
 
-    Without ``settings.send`` nothing touches the network or the sent-log; the report then
-    only counts the links that a sending build would consider.
+    Without ``settings.send`` nothing touches the network, the sent-log or the page cache;
+    the report then only counts the links that a sending build would consider.
     """
     logger = _logger(logger)
     started = time.monotonic()
     if not settings.send:
         try:
-            known = snapshot(settings.sent_log_path)
+            log, cache = _read_log(settings)
         except SentLogError as error:
             logger.warning("linkback: %s", error)
-            known = {}
-        report, _ = plan(sources, settings, known)
+            log, cache = Snapshot(settings.sent_log_path, None), None
+        report = plan(sources, settings, log, cache).report
     else:
         settings.check_for_sending(output_dir)
-        path = settings.sent_log_path
-        report, jobs = plan(sources, settings, snapshot(path))
-        if jobs:  # nothing to send: no lock taken, no request made
-            with SentLog.open(path, writable=not settings.dry_run, logger=logger) as log:
-                jobs = _still_open(jobs, log, report)
-                _execute(settings, log, report, logger, progress, jobs, discover_first=True)
+        log, cache = _read_log(settings)
+        result = plan(sources, settings, log, cache)
+        report = result.report
+        links_now: Mapping[str, Mapping[str, Entry]] = {}
+        digest = log.digest
+        if result.jobs:  # nothing to send: no lock taken, no request made
+            path = settings.sent_log_path
+            with SentLog.open(path, writable=not settings.dry_run, logger=logger) as open_log:
+                jobs = _still_open(result.jobs, open_log, report)
+                _execute(settings, open_log, report, logger, progress, jobs, discover_first=True)
+            links_now, digest = open_log.links, open_log.digest
+        elif result.parsed:
+            links_now = log.links
+        if not settings.dry_run:
+            _update_cache(settings, result, cache, links_now, digest)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _update_cache(
+    settings: Settings,
+    result: Plan,
+    cache: PageCache | None,
+    links_now: Mapping[str, Mapping[str, Entry]],
+    digest: str,
+) -> None:
+    """Remember the pages whose links are all settled now, for the sent-log as it is now."""
+    if cache is not None and not result.parsed and digest == cache.log_digest:
+        return  # nothing learnt
+    pages = dict(result.unchanged)
+    for url, (mark, keys) in result.parsed.items():
+        done = links_now.get(url, {})
+        if all(is_settled(done.get(key)) for key in keys):
+            pages[url] = (mark, len(keys))
+    fresh = PageCache(digest, pages)
+    if fresh != cache:
+        pagecache.save(settings, fresh)
 
 
 def _still_open(jobs: list[Job], log: SentLog, report: Report) -> list[Job]:

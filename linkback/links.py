@@ -1,7 +1,8 @@
-"""Content HTML -> the outbound targets of one source page."""
+"""Content HTML -> what the pings of one source page carry: its targets and its excerpt."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Container
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
@@ -9,6 +10,8 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from .settings import Settings
+
+TRACKBACK_EXCERPT_LIMIT = 255
 
 
 def parse_fragment(html: str) -> etree._Element | None:
@@ -140,3 +143,32 @@ def outbound(
         if not any(pattern.search(url) for pattern in settings.exclude_patterns):
             targets.setdefault(url)
     return list(targets)
+
+
+_text_of = etree.XPath("string()")  # what lxml.html's text_content() does, on any tree
+
+
+def plain_excerpt(html_or_text: str, limit: int = TRACKBACK_EXCERPT_LIMIT) -> str:
+    """Trackback excerpts are plain text of at most 255 characters."""
+    text = html_or_text or ""
+    if "<" in text:
+        with contextlib.suppress(etree.LxmlError, ValueError):
+            tree = etree.HTML(text)
+            text = text if tree is None else _text_of(tree)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def excerpt_of(excerpt: str, content: etree._Element | None) -> str:
+    """What a trackback shows of a page: its own excerpt, else the text of its paragraphs
+    (not its headings: the title is sent beside it). ``content`` is the parsed content."""
+    if excerpt.strip():
+        return plain_excerpt(excerpt)
+    if content is None:
+        return ""
+    texts: list[str] = []
+    for paragraph in content.iterfind(".//p"):
+        texts.append(_text_of(paragraph))
+        if sum(map(len, texts)) > TRACKBACK_EXCERPT_LIMIT:
+            break
+    return plain_excerpt(" ".join(texts) if texts else _text_of(content))

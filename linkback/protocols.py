@@ -12,7 +12,8 @@ from xml.parsers import expat
 from lxml import etree
 
 from .http import Client, FetchError, Response
-from .jobs import Ping, plain_excerpt
+from .jobs import Ping
+from .links import plain_excerpt
 
 DEFAULT_RATE_LIMIT_PAUSE = 20.0
 # Pingback 1.0 fault codes, and 429 as WordPress uses it for "one ping per 15 s".

@@ -8,12 +8,13 @@ JSON text of each source is cached and only the sources that changed are seriali
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,26 @@ def now_iso() -> str:
 
 def read_links(path: Path) -> dict[str, dict[str, Entry]]:
     """Parse and check a sent-log; a missing file is an empty log, a bad one an error."""
+    raw = _read_bytes(path)
+    return {} if raw is None else parse_links(path, raw)
+
+
+def _read_bytes(path: Path) -> bytes | None:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return None
     except OSError as error:
         raise SentLogError(f"cannot read the sent-log {path}: {error}") from None
+
+
+def digest_of(raw: bytes) -> str:
+    """What identifies one exact sent-log (see :mod:`linkback.pagecache`)."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def parse_links(path: Path, raw: bytes) -> dict[str, dict[str, Entry]]:
+    """The ``links`` of a sent-log's bytes, checked; ``path`` only names it in errors."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -69,29 +84,56 @@ def read_links(path: Path) -> dict[str, dict[str, Entry]]:
     return links
 
 
-_snapshots: dict[Path, tuple[tuple[int, int, int], dict[str, dict[str, Entry]]]] = {}
+class Snapshot:
+    """The sent-log as a build read it, without the lock: the digest of its bytes, and its
+    links, parsed when first asked for (raising SentLogError if it is not a good log).
+
+    A build whose pages are all in the page cache never asks: the digest alone shows that
+    the file is the very one that parsed when the cache was written.
+    """
+
+    def __init__(self, path: Path, raw: bytes | None) -> None:
+        self.path = path
+        self.digest = "" if raw is None else digest_of(raw)  # "": there is no file
+        self._raw = raw
+        self._links: dict[str, dict[str, Entry]] | None = None if raw is not None else {}
+
+    def check(self) -> None:
+        """Parse now: raises SentLogError for a file that is not a good sent-log."""
+        self.links  # noqa: B018 - the property parses
+
+    @property
+    def links(self) -> Mapping[str, Mapping[str, Entry]]:
+        if self._links is None:
+            assert self._raw is not None
+            self._links = parse_links(self.path, self._raw)
+            self._raw = None  # the parsed log is all that is needed from now on
+        return self._links
 
 
-def snapshot(path: Path) -> Mapping[str, Mapping[str, Entry]]:
-    """The sent-log as :func:`read_links` gives it, parsed once while the file is unchanged.
+_snapshots: dict[Path, tuple[tuple[int, int, int], Snapshot]] = {}
+
+
+def snapshot(path: Path) -> Snapshot:
+    """The sent-log, read once while the file is unchanged.
 
     A build reads the log when it starts, to fail before anything is written, and again to
-    plan: that is one parse. Read without the lock: a plan that finds work checks it again
+    plan: that is one read. Read without the lock: a plan that finds work checks it again
     under the lock (:meth:`SentLog.open`), and a pair settled in a snapshot stays settled.
     """
     try:
         stat = path.stat()
     except FileNotFoundError:
-        return {}
+        return Snapshot(path, None)
     except OSError:
-        return read_links(path)  # which says what is wrong
+        return Snapshot(path, _read_bytes(path))  # which says what is wrong
     key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
     cached = _snapshots.get(path)
     if cached is not None and cached[0] == key:
         return cached[1]
-    links = read_links(path)
-    _snapshots[path] = (key, links)
-    return links
+    taken = Snapshot(path, _read_bytes(path))
+    _snapshots[path] = (key, taken)
+    return taken
 
 
 def is_settled(entry: Entry | None) -> bool:
@@ -114,6 +156,7 @@ class SentLog:
         self.writable = writable
         self.logger = logger or logging.getLogger("linkback")
         self.links: dict[str, dict[str, Entry]] = {}
+        self.digest = ""  # of the file as this run last read or wrote it ("" for none)
         self._lock = _file_lock(path) if writable else None
         self._fragments: dict[str, str] = {}
         self._changed: set[str] = set()
@@ -132,7 +175,9 @@ class SentLog:
         log = cls(path, writable=writable, logger=logger)
         log._acquire()
         try:
-            log.links = read_links(path)
+            raw = _read_bytes(path)
+            if raw is not None:
+                log.links, log.digest = parse_links(path, raw), digest_of(raw)
             log._changed = set(log.links)
         except BaseException:
             log._release()
@@ -246,24 +291,35 @@ class SentLog:
         return [self._fragments[source] for source in sorted(self._fragments)]
 
     def _replace(self, fragments: list[str]) -> None:
-        directory = self.path.parent
-        fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        self.digest = replace_file(self.path, _document(fragments))
+
+
+def replace_file(path: Path, pieces: Iterable[str]) -> str:
+    """Write ``pieces`` as the new ``path`` in one step (temporary file, fsync, rename), with
+    the old file's permissions; return the digest of the bytes written."""
+    directory = path.parent
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    hasher = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for piece in pieces:
+                data = piece.encode("utf-8")
+                hasher.update(data)
+                handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, _mode_of(path))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    if hasattr(os, "O_DIRECTORY"):
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.writelines(_document(fragments))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, _mode_of(self.path))
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        if hasattr(os, "O_DIRECTORY"):
-            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return hasher.hexdigest()
 
 
 def _file_lock(path: Path) -> Any:
