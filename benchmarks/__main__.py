@@ -7,6 +7,7 @@ Pelican builds with pelican-plugin-linkbacks, all against one target farm; then 
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib.util
 import json
 import os
@@ -29,6 +30,8 @@ from .server import LoopbackServers, StaticFiles
 from .site import Site, write_mkdocs, write_pelican
 
 WORK = Path(__file__).parent / "work"
+PROJECT = Path(__file__).parent.parent
+PACKAGES = ("linkback", "pelican_linkback", "mkdocs_linkback")
 SIZES = {  # articles, links per article, hosts
     "default": (500, 5, 50),
     "large": (2000, 5, 200),
@@ -97,6 +100,17 @@ def mkdocs_configs(site: Site, runs: tuple[int, int]) -> list[Config]:
     ]  # fmt: skip
 
 
+def compile_project() -> None:
+    """Byte-compile the project's packages, as pip does when it installs a package.
+
+    Pelican and MkDocs load compiled modules from site-packages; the editable install of
+    this checkout would otherwise be compiled again by every build when bytecode is not
+    written (PYTHONDONTWRITEBYTECODE), some 10 ms a build that no installed copy pays.
+    """
+    for package in PACKAGES:
+        compileall.compile_dir(PROJECT / package, quiet=1)
+
+
 def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -114,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if importlib.util.find_spec(module) is None:
             console.print(f"{module} is not installed: run `make install` (pip install -e .)")
             return 2
+    compile_project()
     size = "large" if args.large else "quick" if args.quick else "default"
     articles, links, hosts = SIZES[size]
     warm_runs = args.warm_runs or (3 if args.large else 7)

@@ -198,6 +198,7 @@ def _own_parses(counts: dict[str, Any]) -> int:
         n
         for caller, n in counts["parses"].items()
         if caller.startswith(("linkback.links.", "pelican_linkback.", "mkdocs_linkback."))
+        and not caller.startswith("linkback.links.served_hrefs")
     )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -201,6 +200,8 @@ def _spelled(option: Option, spelling: str) -> str:
 
 def unknown_setting_message(name: str, known: Mapping[str, Any] | list[str]) -> str:
     """The error for an unknown setting, with the closest known name when there is one."""
+    import difflib  # here: only a typo needs it, and every build imports this module
+
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"unknown linkback setting {name}{hint}"
