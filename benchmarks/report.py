@@ -6,6 +6,7 @@ Markdown next to the logs, ready to paste into RESULTS.md.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,13 +162,15 @@ def target_rows(results: list[Result], ideal: Ideal) -> Rows:
             )
         requests = max(warm.requests)
         rows.append([generator, "warm publish: zero requests", str(requests), _met(requests == 0)])
-        extra = wall(warm).median / wall(plain).median - 1
+        extra, rounds = paired_extra(plain, warm)
+        medians = wall(warm).median / wall(plain).median - 1
         cpu_extra = cpu(warm).median / cpu(plain).median - 1
         rows.append(
             [
                 generator,
                 "warm wall within 3 % of plain",
-                f"{extra * 100:+.1f} % (CPU {cpu_extra * 100:+.1f} %)",
+                f"{extra * 100:+.1f} % (median of {rounds} rounds' warm/plain; medians "
+                f"{medians * 100:+.1f} %, CPU {cpu_extra * 100:+.1f} %)",
                 _met(extra <= 0.03),
             ]
         )
@@ -186,6 +189,17 @@ def target_rows(results: list[Result], ideal: Ideal) -> Rows:
             per_page = f"{own / pages:.2f} parses per page ({own} for {pages} pages)"
             rows.append([generator, "each page parsed once", per_page, _met(own <= pages)])
     return rows
+
+
+def paired_extra(plain: Result, warm: Result) -> tuple[float, int]:
+    """The median over rounds of warm/plain - 1, and the number of rounds.
+
+    The two builds of a round run one right after the other, so a slow phase of the machine
+    (seen here: 20 % within one run) slows both: the ratio of a pair moves far less than
+    either median does.
+    """
+    pairs = list(zip(plain.measured, warm.measured, strict=True))
+    return statistics.median(w.seconds / p.seconds for p, w in pairs) - 1, len(pairs)
 
 
 def _own_parses(counts: dict[str, Any]) -> int:

@@ -1,8 +1,10 @@
 """Runs every configuration of one generator against the farm and collects what it measured.
 
-Configurations are interleaved round by round (plain, cold, warm, plain, cold, warm, ...)
-so that a slow phase of the machine hits all of them alike. A cold run starts from an empty
-sent-log (or cache); the warm run after it reuses the log that cold run wrote.
+Configurations are interleaved round by round, in the opposite order every other round
+(plain, cold, warm, then warm, cold, plain, ...), so that a slow phase of the machine hits
+all of them alike and none always runs first. A cold run starts from an empty sent-log (or
+cache); a warm run reuses the log the last cold run wrote (the first round is in order, so
+a cold run comes first).
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ def run_all(configs: list[Config], bench: Bench, say: Say) -> list[Result]:
     """Timed rounds first, then one instrumented run of each counted configuration."""
     results = [Result(config) for config in configs]
     for round_number in range(max(config.runs for config in configs)):
-        for result in results:
+        in_turn = results if round_number % 2 == 0 else results[::-1]
+        for result in in_turn:
             if round_number < result.config.runs:
                 run_once(result, bench, say, counted=False)
     for result in results:
