@@ -36,7 +36,7 @@ def host_key(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-@dataclass
+@dataclass(slots=True)  # every discovery of a big site is queued at once
 class _Step:
     host: str
     work: Callable[[], Any]
@@ -209,8 +209,8 @@ class _Run:
         if len(self.waiting_for_live[source]) == 1:
             self.scheduler.submit(
                 host_key(source),
-                lambda: self._check_live(source),
-                lambda state: self._live_checked(source, state),
+                lambda: self._fetch_live(source),
+                lambda answer: self._live_checked(source, answer),
             )
 
     # Work done on the worker threads: a request and the parsing of its answer.
@@ -224,17 +224,11 @@ class _Run:
             return answer
         return discover(answer.url, answer.headers, answer.body, target, charset=answer.charset)
 
-    def _check_live(self, source: str) -> _LiveState:
+    def _fetch_live(self, source: str) -> Response | FetchError:
         try:
-            answer = self.client.get(source)
+            return self.client.get(source)
         except FetchError as error:
-            return _LiveState(False, f"not live yet: {error}")
-        if not 200 <= answer.status < 300:
-            return _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
-        # A theme's navigation holds hundreds of relative links; only ours matter here.
-        raw = links.external_hrefs(links.served_hrefs(answer.body, answer.charset))
-        found = self.targets_of[source].intersection(links.absolute_targets(raw, answer.url))
-        return _LiveState(True, "live page does not carry the link yet", frozenset(found))
+            return error
 
     # What follows each step, on the scheduler's thread.
 
@@ -252,12 +246,24 @@ class _Run:
             return
         self.ping_when_live(job)
 
-    def _live_checked(self, source: str, state: _LiveState | FetchError) -> None:
-        if isinstance(state, FetchError):
-            state = _LiveState(False, f"not live yet: {state}")
+    def _live_checked(self, source: str, answer: Response | FetchError) -> None:
+        state = self._live_state(source, answer)
         self.live[source] = state
         for job in self.waiting_for_live.pop(source, []):
             self._ping(job) if state.allows(job) else self._record_pending(job, state)
+
+    def _live_state(self, source: str, answer: Response | FetchError) -> _LiveState:
+        """Is the page served, and with which of its targets? Parsed here, on the scheduler's
+        thread: a worker thread that parses a big page (a theme's navigation repeated on every
+        page) keeps about a megabyte for good, and all 32 of them would."""
+        if isinstance(answer, FetchError):
+            return _LiveState(False, f"not live yet: {answer}")
+        if not 200 <= answer.status < 300:
+            return _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
+        # A theme's navigation holds hundreds of relative links; only ours matter here.
+        raw = links.external_hrefs(links.served_hrefs(answer.body, answer.charset))
+        found = self.targets_of[source].intersection(links.absolute_targets(raw, answer.url))
+        return _LiveState(True, "live page does not carry the link yet", frozenset(found))
 
     def _ping(self, job: Job) -> None:
         protocol, endpoint = job.candidates[job.index]

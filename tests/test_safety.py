@@ -430,6 +430,21 @@ def test_client_caps_the_body(peer: Peer, settings: Settings) -> None:
     assert client.get(peer.url("/big/"), cap=10).body == b"a" * 10
 
 
+def test_live_check_reads_a_huge_served_page_no_further_than_the_cap(
+    peer: Peer, hostile_settings: Settings
+) -> None:
+    flood = Flood(b"<html><body>")
+    page = peer.add_handler("/huge-source/", flood)
+    target = peer.post_url("webmention")
+    source = Source(url=page, title="Huge", content=links_to(target))
+    started = time.monotonic()
+    report = send([source], hostile_settings)
+    assert report.pending == 1  # served, but the link is not in the part read
+    assert flood.done.wait(5)
+    assert flood.sent < Flood.size / 20
+    assert time.monotonic() - started < 4
+
+
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.2/x", "gopher://x/"])
 def test_redirect_to_another_scheme_is_refused(
     location: str, peer: Peer, publish: Publish, hostile_settings: Settings
