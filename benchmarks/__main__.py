@@ -21,7 +21,7 @@ from rich.console import Console
 
 from linkback import Settings
 
-from . import report
+from . import instructions, report
 from .farm import PREFERRED, Farm, kind_of
 from .profile import profile_builds
 from .reference import ensure_reference_env, reference_version
@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-mkdocs", action="store_true", help="skip the MkDocs site")
     parser.add_argument(
         "--profile", action="store_true", help="then profile one cold and warm linkback build"
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="then count the instructions of the plain and warm builds with callgrind "
+        "(valgrind; some minutes): the warm overhead without the machine's noise",
     )
     return parser.parse_args(argv)
 
@@ -142,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_reference:
         reference = ensure_reference_env(WORK / ".venv-reference")
     load_at_start = os.getloadavg()[0]
-    results, ideal = run_builds(args, console, (articles, links, hosts), runs, reference)
+    if args.instructions and not instructions.available():
+        console.print("--instructions needs valgrind (Debian: apt install valgrind)")
+        return 2
+    results, ideal, counted = run_builds(args, console, (articles, links, hosts), runs, reference)
     load_at_end = os.getloadavg()[0]
     load = f"load average (1 min) {load_at_start:.2f} at the start, {load_at_end:.2f} at the end"
     tables = [
@@ -151,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         ("HTML files parsed and written (one instrumented run each)", report.COUNT_HEADER,
          report.count_rows(results)),
     ]  # fmt: skip
+    if counted:
+        tables.append(("Warm build in instructions (callgrind)", instructions.HEADER, counted))
     for title, header, rows in tables:
         report.show(console, title, header, rows)
     heading = (f"Size {size}: N={articles} articles × M={links} links, H={hosts} hosts, "
@@ -175,8 +186,11 @@ def run_builds(
     size: tuple[int, int, int],
     runs: tuple[int, int],
     reference: Path | None,
-) -> tuple[list[Result], report.Ideal]:
-    """Start the farm and the site server, write the sites, run every build, stop the servers."""
+) -> tuple[list[Result], report.Ideal, report.Rows]:
+    """Start the farm and the site server, write the sites, run every build, stop the servers.
+
+    Returns the results, the ideal sending time and, with --instructions, its table's rows.
+    """
     articles, links, hosts = size
     latency = args.latency / 1000
     logs = WORK / "logs"
@@ -200,6 +214,7 @@ def run_builds(
         console.print(f"all builds done in {time.perf_counter() - started:.0f} s")
         if args.profile:
             profile_builds(configs, bench, WORK / "profiles", console)
+        counted = instructions.rows(configs, env) if args.instructions else []
     finally:
         servers.stop()
     settings = Settings()  # the benchmark sites leave concurrency and per_host at their defaults
@@ -208,7 +223,7 @@ def run_builds(
     )
     ideal = report.Ideal(len(pelican_site.links), endpoint_targets, latency,
                          settings.concurrency, settings.per_host, hosts)  # fmt: skip
-    return results, ideal
+    return results, ideal, counted
 
 
 def _target_id(url: str) -> int:
