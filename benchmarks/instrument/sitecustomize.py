@@ -3,8 +3,8 @@
 The runner puts this folder on PYTHONPATH for one extra, untimed build per configuration
 (BENCH_COUNTS names the JSON written at exit, BENCH_OUTPUT the output folder). It wraps the
 parser entry points (lxml.html, lxml.etree.HTML, html.parser.HTMLParser.feed, and the live
-check's streaming parse) and ``open`` / ``os.replace``; only the outermost parse of a nested
-call is counted.
+check's parse through a parser target) and ``open`` / ``os.replace``; only the outermost parse
+of a nested call is counted.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _dump() -> None:
 
 
 def _count_live_check() -> None:
-    """The live check streams the served page through a parser target (no tree), which none
+    """The live check parses the served page through a parser target (no tree), which none
     of the wrapped entry points sees: it is counted by its own name (if linkback is here: the
     reference plugin's environment has none)."""
     try:
