@@ -100,10 +100,13 @@ class Snapshot:
 
     def check(self) -> None:
         """Parse now: raises SentLogError for a file that is not a good sent-log."""
-        self.links  # noqa: B018 - the property parses
+        self._parsed()
 
     @property
     def links(self) -> Mapping[str, Mapping[str, Entry]]:
+        return self._parsed()
+
+    def _parsed(self) -> dict[str, dict[str, Entry]]:
         if self._links is None:
             assert self._raw is not None
             self._links = parse_links(self.path, self._raw)
