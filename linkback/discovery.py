@@ -14,10 +14,9 @@ import lxml.html
 from lxml import etree
 from requests.utils import parse_header_links
 
+from .pages import DC_NAMESPACE, RDF_NAMESPACE, TRACKBACK_NAMESPACE
+
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-_DC = "http://purl.org/dc/elements/1.1/"
-_TRACKBACK = "http://madskills.com/public/xml/rss/module/trackback/"
 _SAFE_XML = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
 )
@@ -118,11 +117,11 @@ def _rdf_descriptions(block: str) -> list[tuple[str | None, str]]:
     except etree.XMLSyntaxError:
         return []
     found = []
-    for description in root.iter(f"{{{_RDF}}}Description"):
-        ping = description.get(f"{{{_TRACKBACK}}}ping")
+    for description in root.iter(f"{{{RDF_NAMESPACE}}}Description"):
+        ping = description.get(f"{{{TRACKBACK_NAMESPACE}}}ping")
         if ping:
-            identifier = description.get(f"{{{_DC}}}identifier") or description.get(
-                f"{{{_RDF}}}about"
+            identifier = description.get(f"{{{DC_NAMESPACE}}}identifier") or description.get(
+                f"{{{RDF_NAMESPACE}}}about"
             )
             found.append((identifier, ping.strip()))
     return found

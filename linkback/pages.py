@@ -18,6 +18,9 @@ _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _RDF_BLOCK = re.compile(r"<!--\s*<rdf:RDF\b.*?</rdf:RDF>\s*-->", re.DOTALL)
+# The Trackback spec's RDF vocabulary, which discovery reads back from other blogs' pages.
+RDF_NAMESPACE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+DC_NAMESPACE = "http://purl.org/dc/elements/1.1/"
 TRACKBACK_NAMESPACE = "http://madskills.com/public/xml/rss/module/trackback/"
 
 
@@ -71,8 +74,8 @@ def trackback_rdf(page_url: str, title: str, uri: str) -> str:
     """The Trackback spec's auto-discovery block, inside a comment as the spec shows it."""
     return (
         "<!--\n"
-        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"\n'
-        '         xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+        f'<rdf:RDF xmlns:rdf="{RDF_NAMESPACE}"\n'
+        f'         xmlns:dc="{DC_NAMESPACE}"\n'
         f'         xmlns:trackback="{TRACKBACK_NAMESPACE}">\n'
         f'<rdf:Description rdf:about="{escape(page_url)}"\n'
         f'    dc:identifier="{escape(page_url)}"\n'
