@@ -141,38 +141,31 @@ def send(
         log, cache = _read_log(settings)
         result = plan(sources, settings, log, cache)
         report = result.report
-        links_now: Mapping[str, Mapping[str, Entry]] = {}
-        digest = log.digest
+        current: Snapshot | SentLog = log  # the sent-log as it stands after this run
         if result.jobs:  # nothing to send: no lock taken, no request made
             path = settings.sent_log_path
-            with SentLog.open(path, writable=not settings.dry_run, logger=logger) as open_log:
-                jobs = _still_open(result.jobs, open_log, report)
-                _execute(settings, open_log, report, logger, progress, jobs, discover_first=True)
-            links_now, digest = open_log.links, open_log.digest
-        elif result.parsed:
-            links_now = log.links
+            with SentLog.open(path, writable=not settings.dry_run, logger=logger) as current:
+                jobs = _still_open(result.jobs, current, report)
+                _execute(settings, current, report, logger, progress, jobs, discover_first=True)
         if not settings.dry_run:
-            _update_cache(settings, result, cache, links_now, digest)
+            _update_cache(settings, result, cache, current)
     report.seconds = time.monotonic() - started
     return report
 
 
 def _update_cache(
-    settings: Settings,
-    result: Plan,
-    cache: PageCache | None,
-    links_now: Mapping[str, Mapping[str, Entry]],
-    digest: str,
+    settings: Settings, result: Plan, cache: PageCache | None, log: Snapshot | SentLog
 ) -> None:
-    """Remember the pages whose links are all settled now, for the sent-log as it is now."""
-    if cache is not None and not result.parsed and digest == cache.log_digest:
+    """Remember the pages whose links are all settled in ``log``, the sent-log as it is now
+    (the snapshot the plan read, or the log this run wrote)."""
+    if cache is not None and not result.parsed and log.digest == cache.log_digest:
         return  # nothing learnt
     pages = dict(result.unchanged)
     for url, (mark, keys) in result.parsed.items():
-        done = links_now.get(url, {})
+        done = log.links.get(url, {})
         if all(is_settled(done.get(key)) for key in keys):
             pages[url] = (mark, len(keys))
-    fresh = PageCache(digest, pages)
+    fresh = PageCache(log.digest, pages)
     if fresh != cache:
         pagecache.save(settings, fresh)
 
