@@ -208,12 +208,12 @@ def _own_parses(counts: dict[str, Any]) -> int:
     Not counted: discovery of the targets' pages, the live check of the published page
     (a parse of a network answer) and the trackback excerpt; the counts table lists them.
     """
-    return sum(
-        n
-        for caller, n in counts["parses"].items()
-        if caller.startswith(("linkback.links.", "pelican_linkback.", "mkdocs_linkback."))
-        and not caller.startswith("linkback.links.served_hrefs")
-    )
+    return sum(n for key, n in counts["parses"].items() if _parses_a_page(key.split(" ← ")[0]))
+
+
+def _parses_a_page(asker: str) -> bool:
+    own = asker == "linkback.links.parse_fragment"
+    return own or asker.startswith(("pelican_linkback.", "mkdocs_linkback."))
 
 
 def _met(ok: bool) -> str:

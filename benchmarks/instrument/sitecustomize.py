@@ -18,6 +18,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 COUNTS = os.environ.get("BENCH_COUNTS")
@@ -30,30 +31,32 @@ writes: Counter[str] = Counter()
 _state = threading.local()
 
 
-def _caller() -> str:
-    """``module.function ← its caller``: which code asked for the parse, and for what."""
+def _asker() -> tuple[str, str]:
+    """``module.function`` of the code that asked for the parse, and of its caller."""
     frame = sys._getframe(2)
     while frame is not None and any(part in frame.f_code.co_filename for part in PARSER_FILES):
         frame = frame.f_back
     if frame is None:
-        return "?"
-    name = f"{frame.f_globals.get('__name__', '?')}.{frame.f_code.co_name}"
+        return "?", "?"
     caller = frame.f_back
-    if caller is not None:
-        name += f" ← {caller.f_globals.get('__name__', '?')}.{caller.f_code.co_name}"
-    return name
+    return _name(frame), _name(caller) if caller is not None else "?"
+
+
+def _name(frame: FrameType) -> str:
+    return f"{frame.f_globals.get('__name__', '?')}.{frame.f_code.co_name}"
 
 
 def _counted(parse: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
-    """``parse``, counted under ``name`` (by default, the function that called it)."""
+    """``parse``, counted as ``asker ← its caller``; or, when it has a ``name`` of its own
+    (a parse none of the wrapped entry points sees), as ``name ← asker``."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if getattr(_state, "inside", False):
             return parse(*args, **kwargs)
         _state.inside = True
         try:
-            caller = _caller()
-            parses[f"{name} ← {caller.split(' ← ')[0]}" if name else caller] += 1
+            asker, caller = _asker()
+            parses[f"{name} ← {asker}" if name else f"{asker} ← {caller}"] += 1
             return parse(*args, **kwargs)
         finally:
             _state.inside = False
