@@ -150,9 +150,9 @@ def settings_folder(conf: Mapping[str, Any]) -> Path:
     """
     folders = set()
     for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None) if "." not in name else None
-        if not path or os.path.splitext(os.path.basename(path))[0] != name:
-            continue
+        path = getattr(module, "__file__", None)
+        if "." in name or not path or os.path.splitext(os.path.basename(path))[0] != name:
+            continue  # a settings file is loaded as a top-level module named after it
         if not any(hasattr(module, marker) for marker in SETTINGS_FILE_MARKERS):
             continue
         if getattr(module, "SITENAME", conf.get("SITENAME")) != conf.get("SITENAME"):
