@@ -17,6 +17,7 @@ _HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_TAIL = 64  # characters of a page's content that _content_end looks for first
 _RDF_BLOCK = re.compile(r"<!--\s*<rdf:RDF\b.*?</rdf:RDF>\s*-->", re.DOTALL)
 # The Trackback spec's RDF vocabulary, which discovery reads back from other blogs' pages.
 RDF_NAMESPACE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -112,17 +113,22 @@ def has_trackback_block(html: str) -> bool:
     return TRACKBACK_NAMESPACE in html and bool(_RDF_BLOCK.search(html))
 
 
-Insertion = tuple[int, str]  # (position in the page, text inserted there)
-
-
 def decorate(html: str, settings: Settings, content: str = "", block: str = "") -> str:
     """A rendered page with its discovery tags and, when ``block`` is given, the Trackback
     block after ``content``: both inserted in one copy of the page (pages with a site's
     whole navigation are large, and every page of every build goes through here)."""
-    insertions = [_head_insertion(html, settings)]
-    if block:
-        insertions.append(_block_insertion(html, content, block))
-    return _splice(html, [insertion for insertion in insertions if insertion is not None])
+    head_end = _HEAD_END.search(html)
+    tags = _missing_tags(html, head_end, settings)
+    block_at = _block_position(html, content) if block else None
+    if block_at is None:
+        if not tags:
+            return html
+        # The first copy of the matched text is the match: replace() inserts without slicing.
+        return html.replace(head_end[0], tags + head_end[0], 1) if head_end else tags + html
+    head_at = head_end.start() if head_end else 0
+    if block_at < head_at:  # the content is found before </head>: a page without a head
+        return f"{html[:block_at]}{block}{html[block_at:head_at]}{tags}{html[head_at:]}"
+    return f"{html[:head_at]}{tags}{html[head_at:block_at]}{block}{html[block_at:]}"
 
 
 def add_head_tags(html: str, settings: Settings) -> str:
@@ -135,34 +141,31 @@ def add_after_content(html: str, content: str, block: str) -> str:
 
     Falls back to just before ``</body>`` when the theme changed the content on its way out.
     """
-    insertion = _block_insertion(html, content, block) if block else None
-    return _splice(html, [insertion] if insertion else [])
+    position = _block_position(html, content) if block else None
+    return html if position is None else f"{html[:position]}{block}{html[position:]}"
 
 
-def _head_insertion(html: str, settings: Settings) -> Insertion | None:
-    match = _HEAD_END.search(html)
-    tags = _missing_tags(html, match, settings)
-    if not tags:
-        return None
-    return (match.start() if match else 0, tags)
-
-
-def _block_insertion(html: str, content: str, block: str) -> Insertion | None:
+def _block_position(html: str, content: str) -> int | None:
+    """Where the Trackback block goes; None when the page has one already."""
     if has_trackback_block(html):
         return None
-    position = html.rfind(content) if content.strip() else -1
-    if position >= 0:
-        return (position + len(content), block)
+    end = _content_end(html, content) if content and not content.isspace() else -1
+    if end >= 0:
+        return end
     body_ends = [match.start() for match in _BODY_END.finditer(html)]
-    return (body_ends[-1] if body_ends else len(html), block)
+    return body_ends[-1] if body_ends else len(html)
 
 
-def _splice(html: str, insertions: list[Insertion]) -> str:
-    if not insertions:
-        return html
-    pieces, previous = [], 0
-    for position, text in sorted(insertions, key=lambda insertion: insertion[0]):
-        pieces += (html[previous:position], text)
-        previous = position
-    pieces.append(html[previous:])
-    return "".join(pieces)
+def _content_end(html: str, content: str) -> int:
+    """Where the last occurrence of ``content`` ends in ``html``, or -1.
+
+    ``rfind`` compares a long needle at almost every position of the page; the content's
+    last characters are found with skips, then checked to end a whole copy of the content
+    (a later copy would end with a later copy of them).
+    """
+    tail = content[-_TAIL:]
+    end = html.rfind(tail) + len(tail)
+    if end >= len(content) and html.startswith(content, end - len(content)):
+        return end
+    position = html.rfind(content)
+    return position + len(content) if position >= 0 else -1

@@ -128,3 +128,35 @@ def test_block_goes_before_body_end_when_the_content_is_not_found() -> None:
     assert html.index(block) > html.index("<footer>")
     assert html.endswith(block + "</body>\n</html>\n")
     assert html.replace(block, "") == PAGE
+
+
+def test_decorate_makes_both_insertions_in_one_call() -> None:
+    block = pages.trackback_block(PAGE_URL, "T", ENDPOINTS)
+    separately = pages.add_head_tags(pages.add_after_content(PAGE, CONTENT, block), ENDPOINTS)
+    assert pages.decorate(PAGE, ENDPOINTS, CONTENT, block) == separately
+    assert pages.decorate(separately, ENDPOINTS, CONTENT, block) == separately
+
+
+def test_block_follows_the_last_copy_of_the_content_not_a_copy_of_its_end() -> None:
+    content = "<p>" + "A long paragraph that ends the article, word after word. " * 3 + "</p>"
+    ending = content[len(content) // 2 :]  # a later echo of the content's last characters
+    page = PAGE.replace(CONTENT, content).replace("<nav>menu</nav>", f"<nav>{content}</nav>")
+    page = page.replace("<footer>f</footer>", f"<footer>{ending}</footer>")
+    html = pages.add_after_content(page, content, "<!--B-->")
+    assert html == page.replace(f"{content}</article>", f"{content}<!--B--></article>")
+
+
+@pytest.mark.parametrize(
+    ("page", "anchor"),
+    [
+        (PAGE.replace("</head>", "</HEAD >"), "</HEAD >"),
+        (PAGE.replace("<footer>f</footer>", "<script>'</head>'</script>"), "</head>"),
+        ("<html><body class=x><p>no head</p></body></html>", "<body class=x>"),
+        ("<p>a fragment</p>", "<p>a fragment</p>"),
+    ],
+)
+def test_head_tags_go_before_the_first_head_end_or_body(page: str, anchor: str) -> None:
+    tags = pages.head_tags(page, ENDPOINTS)
+    html = pages.add_head_tags(page, ENDPOINTS)
+    assert html.replace(tags, "", 1) == page
+    assert html.index(tags + anchor) == page.index(anchor)
