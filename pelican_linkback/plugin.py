@@ -7,8 +7,9 @@ One build goes through these signals:
 - ``generator_init``: the generator's templates will add, to each HTML page they render, the
   discovery tags and, on a source's own page, the Trackback block. Editing the rendered text
   before Pelican writes it keeps each file written once and never read back;
-- ``all_generators_finalized``: the published articles and pages become the sources, and
-  each gets ``trackback_uri`` for themes that place it themselves;
+- ``all_generators_finalized``: the published articles and pages become the sources; each
+  gets ``trackback_uri`` for themes that place it themselves, and its Trackback block is
+  written once, here, rather than while its page renders;
 - ``finalized``: every file is written, so the pings go out (or the "not sending" line).
 
 Several Pelican instances may share a process (autoreload, i18n subsites): each one's state
@@ -58,7 +59,7 @@ class Build:
     conf: Mapping[str, Any]  # Pelican's settings dict (kept: it identifies the instance)
     settings: Settings
     sources: list[Content] = field(default_factory=list)
-    decorated: set[int] = field(default_factory=set)  # ids of the sources that get the block
+    blocks: dict[int, str] = field(default_factory=dict)  # source id: its Trackback block
     urls: dict[int, str] = field(default_factory=dict)  # Pelican formats content.url each time
 
     @property
@@ -95,11 +96,8 @@ class Build:
             return html
         for key in ("article", "page"):
             content = context.get(key)
-            if content is not None and id(content) in self.decorated:
-                uri = getattr(content, "trackback_uri", None)  # set by collect_sources
-                block = pages.trackback_block(
-                    self.page_url(content), content.title, self.settings, uri
-                )
+            block = self.blocks.get(id(content)) if content is not None else None
+            if block is not None:
                 return pages.decorate(html, self.settings, content.content, block)
         return pages.decorate(html, self.settings)
 
@@ -213,7 +211,7 @@ def collect_sources(generators: Iterable[Any]) -> None:
     if build is None:
         return
     build.sources = [content for content in sources if content.status == "published"]
-    build.decorated = set()
+    build.blocks = {}
     build.urls = {}
     endpoint = build.settings.trackback_endpoint
     if endpoint and not build.absolute:
@@ -221,8 +219,11 @@ def collect_sources(generators: Iterable[Any]) -> None:
         return
     for content in build.sources:
         if endpoint and build.source(content).enabled:
-            content.trackback_uri = pages.trackback_uri(build.page_url(content), endpoint)
-            build.decorated.add(id(content))
+            url = build.page_url(content)
+            content.trackback_uri = uri = pages.trackback_uri(url, endpoint)
+            build.blocks[id(content)] = pages.trackback_block(
+                url, content.title, build.settings, uri
+            )
 
 
 def send_pings(pelican: Any) -> None:
