@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--warm-runs",
         type=int,
-        help="timed runs of the plain and warm builds (default 15, 3 with --large): the 3 %% "
+        help="timed runs of the plain and warm builds (default 30, 3 with --large): the 3 %% "
         "comparison needs more runs than the others",
     )
     parser.add_argument(
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     compile_project()
     size = "large" if args.large else "quick" if args.quick else "default"
     articles, links, hosts = SIZES[size]
-    warm_runs = args.warm_runs or (3 if args.large else 15)
+    warm_runs = args.warm_runs or (3 if args.large else 30)
     runs = (1, 1) if args.quick else (args.runs, max(args.runs, warm_runs))
     console.print(
         f"[bold]linkback benchmark[/]: {size} size, N={articles} articles × M={links} links, "

@@ -1,10 +1,10 @@
 """Runs every configuration of one generator against the farm and collects what it measured.
 
-Configurations are interleaved round by round, in the opposite order every other round
-(plain, cold, warm, then warm, cold, plain, ...), so that a slow phase of the machine hits
-all of them alike and none always runs first. A cold run starts from an empty sent-log (or
-cache); a warm run reuses the log the last cold run wrote (the first round is in order, so
-a cold run comes first).
+The cold runs come first, each from an empty sent-log (or cache); the last one leaves the
+full log that every warm run reuses. Then the plain and warm runs, which the 3 % target
+compares: in rounds, in the opposite order every other round (plain, warm, then warm,
+plain, ...), so that the two builds of a round run back to back, a slow phase of the
+machine hits both alike, and neither always runs first.
 """
 
 from __future__ import annotations
@@ -69,17 +69,23 @@ class Bench:
 
 
 def run_all(configs: list[Config], bench: Bench, say: Say) -> list[Result]:
-    """Timed rounds first, then one instrumented run of each counted configuration."""
+    """Timed rounds (cold runs first), then one instrumented run of each counted configuration."""
     results = [Result(config) for config in configs]
-    for round_number in range(max(config.runs for config in configs)):
-        in_turn = results if round_number % 2 == 0 else results[::-1]
-        for result in in_turn:
-            if round_number < result.config.runs:
-                run_once(result, bench, say, counted=False)
+    cold = [result for result in results if result.config.fresh is not None]
+    _rounds(cold, bench, say)
+    _rounds([result for result in results if result not in cold], bench, say)
     for result in results:
         if result.config.counted:
             run_once(result, bench, say, counted=True)
     return results
+
+
+def _rounds(results: list[Result], bench: Bench, say: Say) -> None:
+    for round_number in range(max((result.config.runs for result in results), default=0)):
+        in_turn = results if round_number % 2 == 0 else results[::-1]
+        for result in in_turn:
+            if round_number < result.config.runs:
+                run_once(result, bench, say, counted=False)
 
 
 def run_once(result: Result, bench: Bench, say: Say, *, counted: bool) -> None:
