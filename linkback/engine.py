@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import pagecache
-from .jobs import Job, Ping
 from .pagecache import PageCache
 from .report import Report
 from .sentlog import Entry, SentLog, SentLogError, Snapshot, is_settled, snapshot
@@ -24,6 +23,7 @@ from .settings import PROTOCOLS, Settings
 from .source import Source
 
 if TYPE_CHECKING:
+    from .jobs import Job
     from .progress import ProgressOption
 
 
@@ -73,7 +73,9 @@ def _plan_page(
     source: Source, settings: Settings, done: Mapping[str, Entry], result: Plan
 ) -> list[str]:
     """Count one parsed page's links and queue the open ones; return all its sent-log keys."""
-    from . import links  # deferred on purpose: a build whose pages are all cached parses nothing
+    # Deferred on purpose: a build whose pages are all cached parses nothing and queues nothing.
+    from . import links
+    from .jobs import Job, Ping
 
     report = result.report
     tree = links.parse_fragment(source.content)
@@ -187,6 +189,8 @@ def deliver(
     settings: Settings, *, logger: logging.Logger | None = None, progress: ProgressOption = None
 ) -> Report:
     """Send the pings waiting as ``pending`` for pages that are live now; nothing else."""
+    from .jobs import Job, Ping  # deferred: see _plan_page
+
     logger = _logger(logger)
     started = time.monotonic()
     with SentLog.open(settings.sent_log_path, writable=not settings.dry_run, logger=logger) as log:

@@ -8,6 +8,8 @@ sent-log) were in fact not parsed.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -178,3 +180,34 @@ def test_the_cache_keeps_the_sent_log_permissions(
     send([source], settings)
     mode = settings.sent_log_path.stat().st_mode & 0o777
     assert cache_file(settings).stat().st_mode & 0o777 == mode
+
+
+REBUILD = """
+import json, sys
+from linkback import Settings, Source, send
+values, sources = json.loads(sys.argv[1])
+settings = Settings.from_mapping(values["options"], site_url=values["site_url"], environ={})
+report = send([Source(**source) for source in sources], settings)
+heavy = ("lxml", "requests", "urllib3", "linkback.links", "linkback.dispatch", "linkback.jobs")
+print(json.dumps([report.already, sorted(name for name in heavy if name in sys.modules)]))
+"""
+
+
+def test_a_rebuild_with_nothing_new_loads_neither_the_parser_nor_the_network_stack(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    """What makes such a build cost about what one without linkback costs, in a fresh
+    interpreter as a generator runs it."""
+    sources = [publish("one", links_to(peer.post_url("webmention"), peer.post_url("none")))]
+    send(sources, settings)
+    options = {"send": True, "allow_private": True, "sent_log": str(settings.sent_log_path)}
+    argument = json.dumps(
+        [
+            {"options": options, "site_url": settings.site_url},
+            [{"url": s.url, "title": s.title, "content": s.content} for s in sources],
+        ]
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", REBUILD, argument], capture_output=True, text=True, check=True
+    )
+    assert json.loads(run.stdout) == [2, []]
