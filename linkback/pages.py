@@ -73,13 +73,14 @@ def _missing_tags(html: str, head_end: re.Match[str] | None, settings: Settings)
 
 def trackback_rdf(page_url: str, title: str, uri: str) -> str:
     """The Trackback spec's auto-discovery block, inside a comment as the spec shows it."""
+    about = escape(page_url)
     return (
         "<!--\n"
         f'<rdf:RDF xmlns:rdf="{RDF_NAMESPACE}"\n'
         f'         xmlns:dc="{DC_NAMESPACE}"\n'
         f'         xmlns:trackback="{TRACKBACK_NAMESPACE}">\n'
-        f'<rdf:Description rdf:about="{escape(page_url)}"\n'
-        f'    dc:identifier="{escape(page_url)}"\n'
+        f'<rdf:Description rdf:about="{about}"\n'
+        f'    dc:identifier="{about}"\n'
         f'    dc:title="{escape(title)}"\n'
         f'    trackback:ping="{escape(uri)}" />\n'
         "</rdf:RDF>\n"
