@@ -6,11 +6,13 @@ SPEC "What is sent" (Once, After the page is live) and "The sent-log".
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,9 +21,9 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from linkback import SentLogError, Settings, Source, deliver, send, sentlog
+from linkback import Report, SentLogError, Settings, Source, deliver, send, sentlog
 from tests.conftest import deploy, entry, links_to, read_log
-from tests.peer import Answer, Peer, trackback_answer
+from tests.peer import Answer, Peer, PeerHandler, ScriptedEndpoint, trackback_answer
 
 Publish = Callable[..., Source]
 FIELDS = {
@@ -96,6 +98,54 @@ def test_a_build_with_nothing_new_neither_waits_for_the_lock_nor_takes_it(
     with lock.acquire(timeout=0), pytest.raises(SentLogError, match="another linkback run holds"):
         send([new], settings)
     assert len(peer.received) == 1
+
+
+def test_a_run_that_waited_for_the_lock_does_not_send_what_the_first_run_sent(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    """Two builds at once plan the same pair; the one that waited finds it settled."""
+    arrived, release = threading.Event(), threading.Event()
+    endpoint = ScriptedEndpoint(peer.url("/wm"), (Answer(),))
+
+    def held(handler: PeerHandler) -> None:  # the first run's ping, held until released
+        arrived.set()
+        release.wait(5)
+        endpoint(handler)
+
+    peer.add_handler("/wm", held, method="POST")
+    source = publish("post", links_to(peer.add_target("t", webmention=endpoint.url)))
+    waiting = threading.Event()
+    second_logger = logging.getLogger("linkback.test.second")
+    second_logger.addHandler(_OnMessage("waiting for another run", waiting))
+    reports: dict[str, Report] = {}
+
+    def run(name: str, logger: logging.Logger | None = None) -> threading.Thread:
+        thread = threading.Thread(
+            target=lambda: reports.setdefault(name, send([source], settings, logger=logger))
+        )
+        thread.start()
+        return thread
+
+    first = run("first")
+    assert arrived.wait(5)  # the first run holds the lock while its ping is in flight
+    second = run("second", second_logger)
+    assert waiting.wait(5)  # the second planned the same pair and waits for the lock
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert (reports["first"].sent["webmention"], reports["second"].sent["webmention"]) == (1, 0)
+    assert reports["second"].already == 1
+    assert len(endpoint.bodies) == 1
+
+
+class _OnMessage(logging.Handler):
+    def __init__(self, text: str, event: threading.Event) -> None:
+        super().__init__()
+        self.text, self.event = text, event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
 
 
 def test_a_new_link_in_a_known_page_is_the_only_one_sent(
