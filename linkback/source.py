@@ -23,29 +23,36 @@ class Source:
     excerpt: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
-    def _meta(self, key: str) -> Any:
-        for name, value in self.metadata.items():
-            if name.lower() == key:
-                return value
-        return None
-
     @property
     def enabled(self) -> bool:
         """False when the page says ``linkback: off`` (the blog editor's "Discussion" box)."""
-        value = self._meta("linkback")
-        if value is None:
-            return True
-        if isinstance(value, bool):
-            return value
-        return str(value).strip().lower() not in _OFF
+        return wants_linkbacks(self.metadata)
 
     @property
     def manual_trackbacks(self) -> tuple[str, ...]:
         """Trackback URIs given by hand (``trackbacks: URI, URI`` or a YAML list)."""
-        value = self._meta("trackbacks")
+        value = _meta(self.metadata, "trackbacks")
         if not value:
             return ()
         items = (
             value if isinstance(value, (list, tuple)) else str(value).replace("\n", ",").split(",")
         )
         return tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+
+
+def wants_linkbacks(metadata: Mapping[str, Any]) -> bool:
+    """:attr:`Source.enabled` from a page's metadata alone, for an adapter that must know it
+    before the page's content is final (its trackback URI goes to the theme first)."""
+    value = _meta(metadata, "linkback")
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in _OFF
+
+
+def _meta(metadata: Mapping[str, Any], key: str) -> Any:
+    for name, value in metadata.items():
+        if name.lower() == key:
+            return value
+    return None

@@ -20,6 +20,7 @@ from mkdocs.plugins import BasePlugin
 import linkback
 from linkback import ConfigError, Settings, Source, pages
 from linkback.settings import OPTIONS_BY_NAME, unknown_setting_message
+from linkback.source import wants_linkbacks
 
 if TYPE_CHECKING:
     from mkdocs.config.base import ConfigErrors, ConfigWarnings
@@ -123,9 +124,8 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
 
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         """Give themes ``page.meta.trackback_uri`` before the page is rendered."""
-        source = self.source(page)
-        if source is not None and source.enabled:
-            uri = pages.trackback_uri(source.url, self.settings.trackback_endpoint)
+        if page.canonical_url and wants_linkbacks(page.meta):
+            uri = pages.trackback_uri(page.canonical_url, self.settings.trackback_endpoint)
             if uri:
                 page.meta["trackback_uri"] = uri
         return html

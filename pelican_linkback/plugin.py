@@ -35,6 +35,7 @@ from pelican.plugins import signals
 
 from linkback import ConfigError, Settings, Source, pages, preflight, send
 from linkback.settings import PELICAN_PREFIX
+from linkback.source import wants_linkbacks
 
 logger = logging.getLogger(__name__)
 HTML_SUFFIXES = (".html", ".htm")
@@ -218,7 +219,7 @@ def collect_sources(generators: Iterable[Any]) -> None:
         logger.debug("linkback: SITEURL is not an absolute URL: no trackback URIs")
         return
     for content in build.sources:
-        if endpoint and build.source(content).enabled:
+        if endpoint and wants_linkbacks(content.metadata):
             url = build.page_url(content)
             content.trackback_uri = uri = pages.trackback_uri(url, endpoint)
             build.blocks[id(content)] = pages.trackback_block(
