@@ -6,6 +6,7 @@ Markdown next to the logs, ready to paste into RESULTS.md.
 
 from __future__ import annotations
 
+import random
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from rich.table import Table
 
 from .measure import Spread
 from .runner import Result
+
+BOOTSTRAP = 2000  # resamples of the rounds for the interval of the warm/plain median
 
 Rows = list[list[str]]
 
@@ -162,15 +165,16 @@ def target_rows(results: list[Result], ideal: Ideal) -> Rows:
             )
         requests = max(warm.requests)
         rows.append([generator, "warm publish: zero requests", str(requests), _met(requests == 0)])
-        extra, rounds = paired_extra(plain, warm)
+        extra, (low, high), rounds = paired_extra(plain, warm)
         medians = wall(warm).median / wall(plain).median - 1
         cpu_extra = cpu(warm).median / cpu(plain).median - 1
         rows.append(
             [
                 generator,
                 "warm wall within 3 % of plain",
-                f"{extra * 100:+.1f} % (median of {rounds} rounds' warm/plain; medians "
-                f"{medians * 100:+.1f} %, CPU {cpu_extra * 100:+.1f} %)",
+                f"{extra * 100:+.1f} % (median of {rounds} rounds' warm/plain, 95 % interval "
+                f"{low * 100:+.1f} … {high * 100:+.1f} %; medians {medians * 100:+.1f} %, "
+                f"CPU {cpu_extra * 100:+.1f} %)",
                 _met(extra <= 0.03),
             ]
         )
@@ -191,15 +195,23 @@ def target_rows(results: list[Result], ideal: Ideal) -> Rows:
     return rows
 
 
-def paired_extra(plain: Result, warm: Result) -> tuple[float, int]:
-    """The median over rounds of warm/plain - 1, and the number of rounds.
+def paired_extra(plain: Result, warm: Result) -> tuple[float, tuple[float, float], int]:
+    """The median over rounds of warm/plain - 1, its 95 % interval, and the number of rounds.
 
     The two builds of a round run one right after the other, so a slow phase of the machine
     (seen here: 20 % within one run) slows both: the ratio of a pair moves far less than
-    either median does.
+    either median does. It still moves by several per cent, so the median is given with the
+    interval that resampling the rounds puts it in (a bootstrap, seeded: the same rounds give
+    the same interval).
     """
     pairs = list(zip(plain.measured, warm.measured, strict=True))
-    return statistics.median(w.seconds / p.seconds for p, w in pairs) - 1, len(pairs)
+    ratios = [w.seconds / p.seconds for p, w in pairs]
+    rng = random.Random(0)
+    resampled = sorted(
+        statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(BOOTSTRAP)
+    )
+    low, high = resampled[int(0.025 * BOOTSTRAP)], resampled[int(0.975 * BOOTSTRAP) - 1]
+    return statistics.median(ratios) - 1, (low - 1, high - 1), len(pairs)
 
 
 def _own_parses(counts: dict[str, Any]) -> int:
