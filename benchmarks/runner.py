@@ -71,9 +71,8 @@ class Bench:
 def run_all(configs: list[Config], bench: Bench, say: Say) -> list[Result]:
     """Timed rounds (cold runs first), then one instrumented run of each counted configuration."""
     results = [Result(config) for config in configs]
-    cold = [result for result in results if result.config.fresh is not None]
-    _rounds(cold, bench, say)
-    _rounds([result for result in results if result not in cold], bench, say)
+    _rounds([result for result in results if result.config.fresh is not None], bench, say)
+    _rounds([result for result in results if result.config.fresh is None], bench, say)
     for result in results:
         if result.config.counted:
             run_once(result, bench, say, counted=True)
