@@ -116,8 +116,8 @@ def has_trackback_block(html: str) -> bool:
 
 def decorate(html: str, settings: Settings, content: str = "", block: str = "") -> str:
     """A rendered page with its discovery tags and, when ``block`` is given, the Trackback
-    block after ``content``: both inserted in one copy of the page (pages with a site's
-    whole navigation are large, and every page of every build goes through here)."""
+    block after ``content``, both inserted in one call: pages with a site's whole navigation
+    are large, and every page of every build goes through here."""
     head_end = _HEAD_END.search(html)
     tags = _missing_tags(html, head_end, settings)
     block_at = _block_position(html, content) if block else None
@@ -127,7 +127,7 @@ def decorate(html: str, settings: Settings, content: str = "", block: str = "") 
         # The first copy of the matched text is the match: replace() inserts without slicing.
         return html.replace(head_end[0], tags + head_end[0], 1) if head_end else tags + html
     head_at = head_end.start() if head_end else 0
-    if block_at < head_at:  # the content is found before </head>: a page without a head
+    if block_at < head_at:  # the content's last copy is inside the head
         return f"{html[:block_at]}{block}{html[block_at:head_at]}{tags}{html[head_at:]}"
     return f"{html[:head_at]}{tags}{html[head_at:block_at]}{block}{html[block_at:]}"
 
@@ -168,5 +168,7 @@ def _content_end(html: str, content: str) -> int:
     end = html.rfind(tail) + len(tail)
     if end >= len(content) and html.startswith(content, end - len(content)):
         return end
+    if len(content) <= _TAIL:  # the tail was the whole content: it is not in the page
+        return -1
     position = html.rfind(content)
     return position + len(content) if position >= 0 else -1
