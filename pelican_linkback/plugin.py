@@ -79,7 +79,7 @@ class Build:
             url = self.urls[id(content)] = f"{self.siteurl.rstrip('/')}/{content.url}"
         return url
 
-    def source(self, content: Content, body: str = "", excerpt: str = "") -> Source:
+    def source(self, content: Content, body: str, excerpt: str) -> Source:
         return Source(
             url=self.page_url(content),
             title=content.title,
@@ -97,7 +97,7 @@ class Build:
             return html
         for key in ("article", "page"):
             content = context.get(key)
-            block = self.blocks.get(id(content)) if content is not None else None
+            block = self.blocks.get(id(content))  # None for any other page
             if block is not None:
                 return pages.decorate(html, self.settings, content.content, block)
         return pages.decorate(html, self.settings)
