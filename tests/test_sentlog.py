@@ -116,7 +116,8 @@ def test_a_run_that_waited_for_the_lock_does_not_send_what_the_first_run_sent(
     source = publish("post", links_to(peer.add_target("t", webmention=endpoint.url)))
     waiting = threading.Event()
     second_logger = logging.getLogger("linkback.test.second")
-    second_logger.addHandler(_OnMessage("waiting for another run", waiting))
+    on_waiting = _OnMessage("waiting for another run", waiting)
+    second_logger.addHandler(on_waiting)
     reports: dict[str, Report] = {}
 
     def run(name: str, logger: logging.Logger | None = None) -> threading.Thread:
@@ -126,11 +127,14 @@ def test_a_run_that_waited_for_the_lock_does_not_send_what_the_first_run_sent(
         thread.start()
         return thread
 
-    first = run("first")
-    assert arrived.wait(5)  # the first run holds the lock while its ping is in flight
-    second = run("second", second_logger)
-    assert waiting.wait(5)  # the second planned the same pair and waits for the lock
-    release.set()
+    try:
+        first = run("first")
+        assert arrived.wait(5)  # the first run holds the lock while its ping is in flight
+        second = run("second", second_logger)
+        assert waiting.wait(5)  # the second planned the same pair and waits for the lock
+    finally:
+        release.set()
+        second_logger.removeHandler(on_waiting)
     first.join(5)
     second.join(5)
     assert (reports["first"].sent["webmention"], reports["second"].sent["webmention"]) == (1, 0)
