@@ -116,7 +116,8 @@ class _Reaper:
                     target=self._run, name="linkback-reaper", daemon=True
                 )
                 self._thread.start()
-            self._wakeup.notify()
+            elif self._heap[0][2] is deadline:  # else the reaper wakes up earlier anyway
+                self._wakeup.notify()
 
     def _run(self) -> None:
         with self._wakeup:
@@ -267,6 +268,15 @@ class Client:
             deadline.finish()
             _context.deadline = None
 
+    def _headers(self, extra: dict[str, str] | None) -> CaseInsensitiveDict[str]:
+        """The session's headers and the request's own, merged here rather than by
+        ``Session.request``: it would also merge cookies, auth, proxies and parameters that
+        linkback never sets, and that costs a quarter of each request's CPU."""
+        merged = CaseInsensitiveDict(self.session.headers)
+        if extra:
+            merged.update(extra)
+        return merged
+
     def _follow(
         self,
         method: str,
@@ -283,14 +293,11 @@ class Client:
             remaining = max(deadline.at - time.monotonic(), 0.001)
             with self._count_lock:
                 self._made += 1
-            answer = self.session.request(
-                method,
-                url,
-                data=data,
-                headers=headers,
-                timeout=(remaining, remaining),
-                allow_redirects=False,
-                stream=True,
+            prepared = requests.Request(
+                method, url, headers=self._headers(headers), data=data
+            ).prepare()
+            answer = self.session.send(
+                prepared, timeout=(remaining, remaining), allow_redirects=False, stream=True
             )
             with answer:
                 location = answer.headers.get("Location") if answer.is_redirect else None
