@@ -376,6 +376,21 @@ def test_sent_log_keeps_unrelated_entries(peer: Peer, publish: Publish, settings
     assert read_log(settings)["links"]["https://old.example/p/"] == {"https://x.example/": old}
 
 
+def test_replace_file_writes_every_piece_in_order_across_chunks(tmp_path: Path) -> None:
+    """Pieces are joined into chunks before encoding: a boundary must not lose, reorder or
+    split a character, and the digest is that of the bytes on disk."""
+    pieces = [f"«{index}» " + "é" * (index % 700) for index in range(3000)]  # > 3 chunks
+    path = tmp_path / "log.json"
+    path.write_text("old", encoding="utf-8")
+    path.chmod(0o640)
+    digest = sentlog.replace_file(path, iter(pieces))
+    raw = path.read_bytes()
+    assert raw.decode("utf-8") == "".join(pieces)
+    assert digest == sentlog.digest_of(raw)
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["log.json"]  # no temporary file left
+
+
 # Processes: a kill in the middle, two runs at once -----------------------------------------
 
 SENDER = """
