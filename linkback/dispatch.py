@@ -13,8 +13,9 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,6 +55,9 @@ class Scheduler:
         self._ready: deque[str] = deque()
         self._paused_until: dict[str, float] = {}
         self._running: dict[Future[Any], _Step] = {}
+        # Each step's future, as it finishes: concurrent.futures.wait() would lock and watch
+        # every future in flight again after each one that finishes.
+        self._done: SimpleQueue[Future[Any]] = SimpleQueue()
         self.pause_total = 0.0
 
     def submit(self, host: str, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
@@ -88,12 +92,14 @@ class Scheduler:
                     continue
                 wake = self._next_wake()
                 timeout = None if wake is None else max(0.0, wake - time.monotonic())
-                done, _ = wait(self._running, timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
-                    step = self._running.pop(future)
-                    self._active[step.host] -= 1
-                    self._ready.append(step.host)
-                    step.then(_result(future))
+                try:
+                    future = self._done.get(timeout=timeout)
+                except Empty:  # a paused host may go on
+                    continue
+                step = self._running.pop(future)
+                self._active[step.host] -= 1
+                self._ready.append(step.host)
+                step.then(_result(future))
 
     def _next_wake(self) -> float | None:
         """When the earliest paused host with waiting steps may go on, if any."""
@@ -117,7 +123,9 @@ class Scheduler:
                 continue
             step = queue.popleft()
             self._active[host] += 1
-            self._running[pool.submit(step.work)] = step
+            future = pool.submit(step.work)
+            self._running[future] = step
+            future.add_done_callback(self._done.put)
             if queue:
                 self._ready.append(host)
         self._ready.extend(deferred)
