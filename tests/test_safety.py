@@ -421,6 +421,45 @@ def test_client_total_deadline_and_redirect_limit(peer: Peer, settings: Settings
     assert looping.value.transient is False
 
 
+def test_a_short_deadline_is_kept_while_a_longer_one_is_running(
+    peer: Peer, settings: Settings
+) -> None:
+    """All clients share one reaper thread, woken only by a deadline earlier than all the
+    others: a 0.5 s request that starts while a 30 s one runs must still end at 0.5 s. Its
+    page drips faster than the socket time-out, so only the reaper can end it."""
+
+    def quick_drip(handler: PeerHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html")
+        handler.send_header("Content-Length", "60")
+        handler.end_headers()
+        for _ in range(60):
+            handler.wfile.write(b"<")
+            handler.wfile.flush()
+            time.sleep(0.1)
+
+    def slow(handler: PeerHandler) -> None:
+        time.sleep(2)
+        handler.send_response(200)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    peer.add_handler("/slow/", slow)
+    peer.add_handler("/quick-drip/", quick_drip)
+    long_request = threading.Thread(
+        target=Client(settings.replace(timeout=30)).get, args=(peer.url("/slow/"),)
+    )
+    long_request.start()
+    time.sleep(0.2)  # the 30 s deadline is in the reaper's heap
+    try:
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="within 0.5 s"):
+            Client(settings.replace(timeout=0.5)).get(peer.url("/quick-drip/"))
+        assert time.monotonic() - started < 2.0  # the drip alone would take 6 s
+    finally:
+        long_request.join()
+
+
 def test_client_caps_the_body(peer: Peer, settings: Settings) -> None:
     peer.add_page("/big/", b"a" * 300_000)
     client = Client(settings.replace(max_page_bytes=1000))
