@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
@@ -160,8 +160,10 @@ class _Run:
         report: Report,
         logger: logging.Logger,
         progress: ProgressDisplay,
+        contents: Mapping[str, str],
     ) -> None:
         self.settings = settings
+        self.contents = contents  # each source page's content, as this build rendered it
         self.log = log
         self.report = report
         self.logger = logger
@@ -268,10 +270,19 @@ class _Run:
             return _LiveState(False, f"not live yet: {answer}")
         if not 200 <= answer.status < 300:
             return _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
+        if answer.url == source and self._serves_content(source, answer.body):
+            return _LiveState(True, "", frozenset(self.targets_of[source]))
         # A theme's navigation holds hundreds of relative links; only ours matter here.
         raw = links.external_hrefs(links.served_hrefs(answer.body, answer.charset))
         found = self.targets_of[source].intersection(links.absolute_targets(raw, answer.url))
         return _LiveState(True, "live page does not carry the link yet", frozenset(found))
+
+    def _serves_content(self, source: str, body: bytes) -> bool:
+        """True when the served page holds this build's content of the page byte for byte:
+        then it carries every link the plan found there, and a search of the bytes spares
+        parsing a page that may be mostly a theme's navigation. Otherwise it is parsed."""
+        content = self.contents.get(source, "")
+        return bool(content.strip()) and content.encode("utf-8") in body
 
     def _ping(self, job: Job) -> None:
         protocol, endpoint = job.candidates[job.index]
@@ -413,11 +424,12 @@ def execute(
     jobs: list[Job],
     *,
     discover_first: bool,
+    contents: Mapping[str, str],
 ) -> None:
     if not jobs:
         return
     display = ProgressDisplay(logger, progress)
-    run = _Run(settings, log, report, logger, display)
+    run = _Run(settings, log, report, logger, display, contents)
     for job in jobs:
         run.targets_of[job.ping.source].add(job.ping.target)
     display.start(len(jobs))

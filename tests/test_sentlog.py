@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from linkback import Report, SentLogError, Settings, Source, deliver, send, sentlog
+from linkback import Report, SentLogError, Settings, Source, deliver, links, send, sentlog
 from tests.conftest import deploy, entry, links_to, read_log
 from tests.peer import Answer, Peer, PeerHandler, ScriptedEndpoint, trackback_answer
 
@@ -259,6 +259,35 @@ def test_page_served_without_the_link_keeps_its_pings_pending(
     send([source], settings)  # the next build sends it too
     assert entry(settings, source.url, target)["status"] == "sent"
     assert len(peer.received) == 1
+
+
+@pytest.mark.parametrize("served_as_built", [True, False])
+def test_live_check_parses_the_served_page_only_when_it_differs_from_the_build(
+    peer: Peer,
+    publish: Publish,
+    settings: Settings,
+    site_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    served_as_built: bool,
+) -> None:
+    """A served page that holds the content byte for byte carries its links, unparsed; one
+    whose theme rewrote the content is parsed, and its link still counts."""
+    parsed: list[bytes] = []
+    real_served_hrefs = links.served_hrefs
+
+    def counting(body: bytes, charset: str | None) -> list[str]:
+        parsed.append(body)
+        return real_served_hrefs(body, charset)
+
+    monkeypatch.setattr(links, "served_hrefs", counting)
+    target = peer.post_url("webmention")
+    source = publish("post", links_to(target), live=served_as_built)
+    if not served_as_built:
+        rewritten = source.content.replace("<a ", '<a class="external" ')
+        deploy(site_dir, Source(source.url, source.title, rewritten, source.excerpt))
+    send([source], settings)
+    assert entry(settings, source.url, target)["status"] == "sent"
+    assert len(parsed) == (0 if served_as_built else 1)
 
 
 def test_deliver_contacts_nothing_but_the_pending_pings(
