@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
@@ -160,10 +160,8 @@ class _Run:
         report: Report,
         logger: logging.Logger,
         progress: ProgressDisplay,
-        contents: Mapping[str, str],
     ) -> None:
         self.settings = settings
-        self.contents = contents  # each source page's content, as this build rendered it
         self.log = log
         self.report = report
         self.logger = logger
@@ -171,6 +169,7 @@ class _Run:
         self.client = Client(settings)
         self.scheduler = Scheduler(settings.concurrency, settings.per_host)
         self.targets_of: dict[str, set[str]] = defaultdict(set)  # what a live check looks for
+        self.contents: dict[str, str] = {}  # each source page's content, as built
         self.live: dict[str, _LiveState] = {}
         self.waiting_for_discovery: dict[str, list[Job]] = defaultdict(list)
         self.waiting_for_live: dict[str, list[Job]] = defaultdict(list)
@@ -424,14 +423,14 @@ def execute(
     jobs: list[Job],
     *,
     discover_first: bool,
-    contents: Mapping[str, str],
 ) -> None:
     if not jobs:
         return
     display = ProgressDisplay(logger, progress)
-    run = _Run(settings, log, report, logger, display, contents)
+    run = _Run(settings, log, report, logger, display)
     for job in jobs:
         run.targets_of[job.ping.source].add(job.ping.target)
+        run.contents[job.ping.source] = job.content
     display.start(len(jobs))
     try:
         for job in jobs:

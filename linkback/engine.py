@@ -40,7 +40,6 @@ class Plan:
     jobs: list[Job] = field(default_factory=list)
     unchanged: dict[str, tuple[str, int]] = field(default_factory=dict)  # from the cache
     parsed: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # url: mark, keys
-    contents: dict[str, str] = field(default_factory=dict)  # of each page with jobs
 
 
 def plan(
@@ -87,10 +86,9 @@ def _plan_page(
     report.already += len(pairs) - len(open_pairs)
     if open_pairs:
         excerpt = links.excerpt_of(source.excerpt, tree)
-        result.contents[source.url] = source.content  # the live check looks for it
         for key, manual in open_pairs:
             ping = Ping(source.url, key, source.title, excerpt, settings.blog_name)
-            job = Job(ping, done.get(key), need_link=not manual, key=key)
+            job = Job(ping, done.get(key), need_link=not manual, key=key, content=source.content)
             if manual:  # a trackback URI given by hand needs no discovery
                 job.candidates = [("trackback", key)]
             result.jobs.append(job)
@@ -150,16 +148,7 @@ def send(
             path = settings.sent_log_path
             with SentLog.open(path, writable=not settings.dry_run, logger=logger) as current:
                 jobs = _still_open(result.jobs, current, report)
-                _execute(
-                    settings,
-                    current,
-                    report,
-                    logger,
-                    progress,
-                    jobs,
-                    discover_first=True,
-                    contents=result.contents,
-                )
+                _execute(settings, current, report, logger, progress, jobs, discover_first=True)
         if not settings.dry_run:
             _update_cache(settings, result, cache, current)
     report.seconds = time.monotonic() - started
@@ -235,7 +224,6 @@ def deliver(
             progress,
             todo,
             discover_first=False,
-            contents={},  # no build: each page is parsed as served
         )
     report.seconds = time.monotonic() - started
     return report
@@ -250,19 +238,9 @@ def _execute(
     jobs: list[Job],
     *,
     discover_first: bool,
-    contents: Mapping[str, str],
 ) -> None:
     if not jobs:
         return  # nothing to send: the network stack is never even imported
     from .dispatch import execute  # deferred on purpose: see the module docstring
 
-    execute(
-        settings,
-        log,
-        report,
-        logger,
-        progress,
-        jobs,
-        discover_first=discover_first,
-        contents=contents,
-    )
+    execute(settings, log, report, logger, progress, jobs, discover_first=discover_first)

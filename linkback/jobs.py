@@ -31,6 +31,7 @@ class Job:
     candidates: list[tuple[str, str]] = field(default_factory=list)
     index: int = 0
     key: str = ""  # the sent-log key: the target, or the trackback URI given by hand
+    content: str = ""  # the source page's content as this build rendered it; "" in deliver
 
     @property
     def attempts(self) -> int:
