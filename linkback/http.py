@@ -271,10 +271,12 @@ class Client:
     def _headers(self, extra: dict[str, str] | None) -> CaseInsensitiveDict[str]:
         """The session's headers and the request's own, merged here rather than by
         ``Session.request``: it would also merge cookies, auth, proxies and parameters that
-        linkback never sets, and that costs a quarter of each request's CPU."""
+        linkback never sets, and that costs a quarter of each request's CPU. Preparing the
+        request copies them anyway, so a GET (no headers of its own) passes the session's."""
+        if not extra:
+            return self.session.headers
         merged = CaseInsensitiveDict(self.session.headers)
-        if extra:
-            merged.update(extra)
+        merged.update(extra)
         return merged
 
     def _follow(
