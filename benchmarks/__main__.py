@@ -79,10 +79,12 @@ def pelican_configs(
     build = ["content", "-o", "output", "-q", "-s"]
     cold, warm = runs
     configs = [
-        Config("Pelican", "plain", [pelican, *build, "pelicanconf.py"], site, warm),
+        Config("Pelican", "plain", [pelican, *build, "pelicanconf.py"], site, warm,
+               own_time=True, adapter=False),
         Config("Pelican", "linkback cold", [pelican, *build, "publishconf.py"], site, cold,
                fresh=site.sent_log),
-        Config("Pelican", "linkback warm", [pelican, *build, "publishconf.py"], site, warm),
+        Config("Pelican", "linkback warm", [pelican, *build, "publishconf.py"], site, warm,
+               own_time=True),
     ]  # fmt: skip
     if reference is not None:
         command = [str(reference), *build, "referenceconf.py"]
@@ -99,10 +101,11 @@ def mkdocs_configs(site: Site, runs: tuple[int, int]) -> list[Config]:
     mkdocs = str(Path(sys.executable).parent / "mkdocs")
     cold, warm = runs
     return [
-        Config("MkDocs", "plain", [mkdocs, "build", "-q", "-f", "mkdocs-plain.yml"], site, warm),
+        Config("MkDocs", "plain", [mkdocs, "build", "-q", "-f", "mkdocs-plain.yml"], site, warm,
+               own_time=True, adapter=False),
         Config("MkDocs", "linkback cold", [mkdocs, "build", "-q"], site, cold,
                fresh=site.sent_log),
-        Config("MkDocs", "linkback warm", [mkdocs, "build", "-q"], site, warm),
+        Config("MkDocs", "linkback warm", [mkdocs, "build", "-q"], site, warm, own_time=True),
     ]  # fmt: skip
 
 
@@ -152,16 +155,19 @@ def main(argv: list[str] | None = None) -> int:
         console.print("--instructions needs valgrind (Debian: apt install valgrind)")
         return 2
     results, ideal, counted = run_builds(args, console, (articles, links, hosts), runs, reference)
+    measured_instructions = {name: found for name, found in counted.items() if found}
     load_at_end = os.getloadavg()[0]
     load = f"load average (1 min) {load_at_start:.2f} at the start, {load_at_end:.2f} at the end"
     tables = [
         ("Builds", report.MEASUREMENT_HEADER, report.measurement_rows(results, ideal)),
-        ("Targets of issue 5", report.TARGET_HEADER, report.target_rows(results, ideal)),
+        ("Targets of issue 5", report.TARGET_HEADER,
+         report.target_rows(results, ideal, measured_instructions)),
         ("HTML files parsed and written (one instrumented run each)", report.COUNT_HEADER,
          report.count_rows(results)),
     ]  # fmt: skip
     if counted:
-        tables.append(("Warm build in instructions (callgrind)", instructions.HEADER, counted))
+        tables.append(("Warm build in instructions (callgrind)", instructions.HEADER,
+                       instructions.rows(counted)))  # fmt: skip
     for title, header, rows in tables:
         report.show(console, title, header, rows)
     heading = (f"Size {size}: N={articles} articles × M={links} links, H={hosts} hosts, "
@@ -186,10 +192,10 @@ def run_builds(
     size: tuple[int, int, int],
     runs: tuple[int, int],
     reference: Path | None,
-) -> tuple[list[Result], report.Ideal, report.Rows]:
+) -> tuple[list[Result], report.Ideal, dict[str, instructions.Counted | None]]:
     """Start the farm and the site server, write the sites, run every build, stop the servers.
 
-    Returns the results, the ideal sending time and, with --instructions, its table's rows.
+    Returns the results, the ideal sending time and, with --instructions, the counts.
     """
     articles, links, hosts = size
     latency = args.latency / 1000
@@ -214,7 +220,7 @@ def run_builds(
         console.print(f"all builds done in {time.perf_counter() - started:.0f} s")
         if args.profile:
             profile_builds(configs, bench, WORK / "profiles", console)
-        counted = instructions.rows(configs, env) if args.instructions else []
+        counted = instructions.count_all(configs, env) if args.instructions else {}
     finally:
         servers.stop()
     settings = Settings()  # the benchmark sites leave concurrency and per_host at their defaults

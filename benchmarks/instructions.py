@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from .runner import Config
 
@@ -43,9 +44,18 @@ def count(config: Config, env: dict[str, str]) -> int | None:
     return int(found.group(1)) if found and done.returncode == 0 else None
 
 
-def rows(configs: list[Config], env: dict[str, str]) -> list[list[str]]:
-    """Plain and warm of each generator; the generators' builds run side by side (their
-    sites are separate folders, and an instruction count does not depend on the load)."""
+@dataclass(frozen=True)
+class Counted:
+    """The instructions of one generator's plain and warm builds."""
+
+    plain: int
+    warm: int
+
+
+def count_all(configs: list[Config], env: dict[str, str]) -> dict[str, Counted | None]:
+    """Plain and warm of each generator (None: a build failed); the generators' builds run
+    side by side (their sites are separate folders, and an instruction count does not
+    depend on the load)."""
     by_generator: dict[str, dict[str, Config]] = {}
     for config in configs:
         if config.name in ("plain", "linkback warm"):
@@ -59,12 +69,20 @@ def rows(configs: list[Config], env: dict[str, str]) -> list[list[str]]:
                 if name in builds
             }
             counted.update({key: future.result() for key, future in futures.items()})
-    table = []
+    result: dict[str, Counted | None] = {}
     for generator in by_generator:
         plain, warm = counted.get((generator, "plain")), counted.get((generator, "linkback warm"))
-        if plain is None or warm is None:
+        result[generator] = Counted(plain, warm) if plain and warm else None
+    return result
+
+
+def rows(counts: dict[str, Counted | None]) -> list[list[str]]:
+    table = []
+    for generator, counted in counts.items():
+        if counted is None:
             table.append([generator, "failed", "failed", ""])
             continue
+        plain, warm = counted.plain, counted.warm
         table.append(
             [generator, f"{plain / 1e9:.3f} G", f"{warm / 1e9:.3f} G", f"{warm / plain - 1:+.2%}"]
         )

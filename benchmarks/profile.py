@@ -28,7 +28,7 @@ def profile_builds(configs: list[Config], bench: Bench, folder: Path, console: C
         command = [sys.executable, "-m", "cProfile", "-o", str(output), *config.command]
         profiled = Config(config.generator, config.name + " (cProfile)", command, config.site,
                           1, fresh=config.fresh)  # fmt: skip
-        run_once(Result(profiled), bench, console.print, counted=False)
+        run_once(Result(profiled), bench, console.print)
         if output.exists():
             console.print(top_lines(output))
 

@@ -1,7 +1,8 @@
 """Counts, inside one build, the HTML parses by calling module and each output HTML file's I/O.
 
 The runner puts this folder on PYTHONPATH for one extra, untimed build per configuration
-(BENCH_COUNTS names the JSON written at exit, BENCH_OUTPUT the output folder). It wraps the
+(BENCH_COUNTS names the JSON written at exit, BENCH_OUTPUT the output folder), and for the
+builds that time linkback's hooks (BENCH_TIMES: see ``own_time``). For counting, it wraps the
 parser entry points (lxml.html, lxml.etree.HTML, html.parser.HTMLParser.feed, and the live
 check's parse through a parser target) and ``open`` / ``os.replace``; only the outermost parse
 of a nested call is counted.
@@ -20,6 +21,8 @@ from collections import Counter
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
+
+import own_time  # always, so that builds timed from inside, plain or not, import the same
 
 COUNTS = os.environ.get("BENCH_COUNTS")
 OUTPUT = os.path.abspath(os.environ.get("BENCH_OUTPUT", "/nonexistent")) + os.sep
@@ -133,3 +136,5 @@ def _install() -> None:
 
 if COUNTS:
     _install()
+if os.environ.get("BENCH_TIMES"):
+    own_time.install(os.environ["BENCH_ADAPTER"], os.environ["BENCH_TIMES"])
