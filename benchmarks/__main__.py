@@ -72,6 +72,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def plain_pair(generator: str, command: list[str], site: Site, runs: int) -> list[Config]:
+    """The plain build, and the same build again as a control: compared with the plain build
+    exactly as the warm build is, it shows how far the method puts two identical builds apart.
+    Listed first, so that in every round the plain build runs next to both (the rounds
+    alternate their order)."""
+    return [
+        Config(generator, report.PLAIN_AGAIN, command, site, runs, counted=False, adapter=False),
+        Config(generator, "plain", command, site, runs, own_time=True, adapter=False),
+    ]
+
+
 def pelican_configs(
     site: Site, runs: tuple[int, int], reference: Path | None, ref_runs: int
 ) -> list[Config]:
@@ -79,8 +90,7 @@ def pelican_configs(
     build = ["content", "-o", "output", "-q", "-s"]
     cold, warm = runs
     configs = [
-        Config("Pelican", "plain", [pelican, *build, "pelicanconf.py"], site, warm,
-               own_time=True, adapter=False),
+        *plain_pair("Pelican", [pelican, *build, "pelicanconf.py"], site, warm),
         Config("Pelican", "linkback cold", [pelican, *build, "publishconf.py"], site, cold,
                fresh=site.sent_log),
         Config("Pelican", "linkback warm", [pelican, *build, "publishconf.py"], site, warm,
@@ -101,8 +111,7 @@ def mkdocs_configs(site: Site, runs: tuple[int, int]) -> list[Config]:
     mkdocs = str(Path(sys.executable).parent / "mkdocs")
     cold, warm = runs
     return [
-        Config("MkDocs", "plain", [mkdocs, "build", "-q", "-f", "mkdocs-plain.yml"], site, warm,
-               own_time=True, adapter=False),
+        *plain_pair("MkDocs", [mkdocs, "build", "-q", "-f", "mkdocs-plain.yml"], site, warm),
         Config("MkDocs", "linkback cold", [mkdocs, "build", "-q"], site, cold,
                fresh=site.sent_log),
         Config("MkDocs", "linkback warm", [mkdocs, "build", "-q"], site, warm, own_time=True),
@@ -254,6 +263,10 @@ def _save(
                 {**asdict(c), "by_protocol": dict(c.by_protocol)} for c in result.correctness
             ],
             "counts": result.counts,
+            "own_times": [
+                {"seconds": run.build.seconds, "hooks": run.hooks, "imports": run.imports}
+                for run in result.own_times
+            ],
         }
         for result in results
     ]

@@ -21,6 +21,7 @@ from .runner import Result
 
 BOOTSTRAP = 2000  # resamples of the rounds for the interval of the warm/plain median
 WARM_LIMIT = 0.03  # issue 5: a warm publish within 3 % of the plain build
+PLAIN_AGAIN = "plain again"  # the control: the plain build, compared as the warm one is
 
 Rows = list[list[str]]
 
@@ -172,7 +173,7 @@ def target_rows(
             )
         requests = max(warm.requests)
         rows.append([generator, "warm publish: zero requests", str(requests), _met(requests == 0)])
-        rows += _warm_rows(generator, plain, warm, instructions.get(generator))
+        rows += _warm_rows(results, generator, plain, warm, instructions.get(generator))
         memory = max(m.peak_mb for m in cold.measured) - max(m.peak_mb for m in plain.measured)
         rows.append(
             [
@@ -190,9 +191,16 @@ def target_rows(
     return rows
 
 
-def _warm_rows(generator: str, plain: Result, warm: Result, instructions: Counted | None) -> Rows:
-    """The warm target in wall time, and the two measures of the same overhead that the
-    machine's swings do not blur: linkback's time inside the build, and instructions."""
+def _warm_rows(
+    results: list[Result],
+    generator: str,
+    plain: Result,
+    warm: Result,
+    instructions: Counted | None,
+) -> Rows:
+    """The warm target in wall time with its control, and the two measures of the same
+    overhead that the machine's swings do not blur: linkback's time inside the build, and
+    instructions."""
     extra, (low, high), rounds = paired_extra(plain, warm)
     medians = wall(warm).median / wall(plain).median - 1
     cpu_extra = cpu(warm).median / cpu(plain).median - 1
@@ -206,6 +214,19 @@ def _warm_rows(generator: str, plain: Result, warm: Result, instructions: Counte
             _decided(low, high, WARM_LIMIT),
         ]
     ]
+    again = find(results, generator, PLAIN_AGAIN)
+    if again is not None and not again.failed and len(again.measured) == len(plain.measured):
+        extra, (low, high), rounds = paired_extra(plain, again)
+        agrees = "0 in the interval" if low <= 0 <= high else "0 outside: the method is off"
+        rows.append(
+            [
+                generator,
+                "control: the plain build again, compared as the warm one",
+                f"{extra * 100:+.1f} % (median of {rounds} rounds, 95 % interval "
+                f"{low * 100:+.1f} … {high * 100:+.1f} %)",
+                agrees,
+            ]
+        )
     if warm.own_times and plain.own_times:
         rows.append(_own_time_row(generator, plain, warm))
     if instructions is not None:
@@ -239,8 +260,9 @@ def _own_time_row(generator: str, plain: Result, warm: Result) -> list[str]:
     return [
         generator,
         "warm: time in linkback, measured inside the build",
-        f"{extra * 100:+.1f} % (median of {len(runs)} builds: {(hooks + imports) * 1000:.0f} ms "
-        f"in a {median.build.seconds:.2f} s build; ms: {', '.join(parts)}, …)",
+        f"{extra * 100:+.1f} % (median of {len(runs)} builds, {runs[0].extra(baseline) * 100:+.1f}"
+        f" … {runs[-1].extra(baseline) * 100:+.1f} %: {(hooks + imports) * 1000:.0f} ms in a "
+        f"{median.build.seconds:.2f} s build; ms: {', '.join(parts)}, …)",
         _within(extra <= WARM_LIMIT),
     ]
 
