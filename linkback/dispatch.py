@@ -150,6 +150,13 @@ class _LiveState:
         return self.served and (not job.need_link or job.ping.target in self.links)
 
 
+def _serves_content(content: str, body: bytes) -> bool:
+    """True when the served page holds this build's content of the page byte for byte: then
+    it carries every link the plan found there, and a search of the bytes spares parsing a
+    page that may be mostly a theme's navigation. Otherwise it is parsed."""
+    return bool(content) and not content.isspace() and content.encode("utf-8") in body
+
+
 class _Run:
     """The state of one send or deliver: what is waiting for what."""
 
@@ -169,7 +176,6 @@ class _Run:
         self.client = Client(settings)
         self.scheduler = Scheduler(settings.concurrency, settings.per_host)
         self.targets_of: dict[str, set[str]] = defaultdict(set)  # what a live check looks for
-        self.contents: dict[str, str] = {}  # each source page's content, as built
         self.live: dict[str, _LiveState] = {}
         self.waiting_for_discovery: dict[str, list[Job]] = defaultdict(list)
         self.waiting_for_live: dict[str, list[Job]] = defaultdict(list)
@@ -256,12 +262,14 @@ class _Run:
         self.ping_when_live(job)
 
     def _live_checked(self, source: str, answer: Response | FetchError) -> None:
-        state = self._live_state(source, answer)
+        waiting = self.waiting_for_live.pop(source, [])
+        # Every job of a page carries the page's content as built ("" when delivering).
+        state = self._live_state(source, answer, waiting[0].content if waiting else "")
         self.live[source] = state
-        for job in self.waiting_for_live.pop(source, []):
+        for job in waiting:
             self._ping(job) if state.allows(job) else self._record_pending(job, state)
 
-    def _live_state(self, source: str, answer: Response | FetchError) -> _LiveState:
+    def _live_state(self, source: str, answer: Response | FetchError, content: str) -> _LiveState:
         """Is the page served, and with which of its targets? Parsed here, on the scheduler's
         thread: a worker thread that parses a big page (a theme's navigation repeated on every
         page) keeps about a megabyte for good, and all 32 of them would."""
@@ -269,19 +277,12 @@ class _Run:
             return _LiveState(False, f"not live yet: {answer}")
         if not 200 <= answer.status < 300:
             return _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
-        if answer.url == source and self._serves_content(source, answer.body):
+        if answer.url == source and _serves_content(content, answer.body):
             return _LiveState(True, "", frozenset(self.targets_of[source]))
         # A theme's navigation holds hundreds of relative links; only ours matter here.
         raw = links.external_hrefs(links.served_hrefs(answer.body, answer.charset))
         found = self.targets_of[source].intersection(links.absolute_targets(raw, answer.url))
         return _LiveState(True, "live page does not carry the link yet", frozenset(found))
-
-    def _serves_content(self, source: str, body: bytes) -> bool:
-        """True when the served page holds this build's content of the page byte for byte:
-        then it carries every link the plan found there, and a search of the bytes spares
-        parsing a page that may be mostly a theme's navigation. Otherwise it is parsed."""
-        content = self.contents.get(source, "")
-        return bool(content.strip()) and content.encode("utf-8") in body
 
     def _ping(self, job: Job) -> None:
         protocol, endpoint = job.candidates[job.index]
@@ -430,7 +431,6 @@ def execute(
     run = _Run(settings, log, report, logger, display)
     for job in jobs:
         run.targets_of[job.ping.source].add(job.ping.target)
-        run.contents[job.ping.source] = job.content
     display.start(len(jobs))
     try:
         for job in jobs:
