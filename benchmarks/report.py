@@ -145,11 +145,10 @@ MEASUREMENT_HEADER = [
 
 
 def target_rows(
-    results: list[Result], ideal: Ideal, instructions: Mapping[str, Counted] | None = None
+    results: list[Result], ideal: Ideal, instructions: Mapping[str, Counted | None] | None = None
 ) -> Rows:
     """The numbers issue 5 asks for, per generator, each with its verdict; ``instructions``
-    are the plain and warm builds' callgrind counts, when they were taken."""
-    instructions = instructions or {}
+    are the plain and warm builds' callgrind counts, when they were taken (None: failed)."""
     rows = []
     reference = sending_time(results, "Pelican", "reference cold")
     for generator in ("Pelican", "MkDocs"):
@@ -173,7 +172,8 @@ def target_rows(
             )
         requests = max(warm.requests)
         rows.append([generator, "warm publish: zero requests", str(requests), _met(requests == 0)])
-        rows += _warm_rows(results, generator, plain, warm, instructions.get(generator))
+        counted = (instructions or {}).get(generator)
+        rows += _warm_rows(results, generator, plain, warm, counted)
         memory = max(m.peak_mb for m in cold.measured) - max(m.peak_mb for m in plain.measured)
         rows.append(
             [
@@ -251,17 +251,17 @@ def _own_time_row(generator: str, plain: Result, warm: Result) -> list[str]:
     baseline = {module for run in plain.own_times for module in run.imports}
     baseline |= {path.stem for path in plain.config.site.root.glob("*.py")}  # settings files
     runs = sorted(warm.own_times, key=lambda run: run.extra(baseline))
+    low, extra, high = (run.extra(baseline) for run in (runs[0], runs[len(runs) // 2], runs[-1]))
     median = runs[len(runs) // 2]
-    hooks, imports = median.seconds(baseline)
+    imports = median.in_imports(baseline)
     slowest = sorted(median.hooks.items(), key=lambda item: -item[1][1])[:4]
     parts = [f"imports {imports * 1000:.1f}"]
     parts += [f"{name.rsplit('.', 1)[-1]} {seconds * 1000:.1f}" for name, (_, seconds) in slowest]
-    extra = median.extra(baseline)
     return [
         generator,
         "warm: time in linkback, measured inside the build",
-        f"{extra * 100:+.1f} % (median of {len(runs)} builds, {runs[0].extra(baseline) * 100:+.1f}"
-        f" … {runs[-1].extra(baseline) * 100:+.1f} %: {(hooks + imports) * 1000:.0f} ms in a "
+        f"{extra * 100:+.1f} % (median of {len(runs)} builds, {low * 100:+.1f} … "
+        f"{high * 100:+.1f} %: {(median.in_hooks + imports) * 1000:.0f} ms in a "
         f"{median.build.seconds:.2f} s build; ms: {', '.join(parts)}, …)",
         _within(extra <= WARM_LIMIT),
     ]

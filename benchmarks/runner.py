@@ -58,15 +58,18 @@ class OwnTime:
     imports: dict[str, float]  # module: seconds of its own body
     build: Measured
 
-    def seconds(self, baseline: Set[str]) -> tuple[float, float]:
-        """Seconds in linkback's hooks, and in importing what ``baseline`` (the modules of a
-        plain build) lacks: linkback, and what it alone imports."""
-        imports = sum(seconds for module, seconds in self.imports.items() if module not in baseline)
-        return sum(seconds for _, seconds in self.hooks.values()), imports
+    @property
+    def in_hooks(self) -> float:
+        return sum(seconds for _, seconds in self.hooks.values())
+
+    def in_imports(self, baseline: Set[str]) -> float:
+        """Seconds importing what ``baseline`` (the modules of a plain build) lacks: linkback,
+        and what it alone imports."""
+        return sum(seconds for module, seconds in self.imports.items() if module not in baseline)
 
     def extra(self, baseline: Set[str]) -> float:
         """linkback's time as a share of the rest of the build: what it adds to a build."""
-        own = sum(self.seconds(baseline))
+        own = self.in_hooks + self.in_imports(baseline)
         return own / (self.build.seconds - own)
 
 
