@@ -160,7 +160,7 @@ class SentLog:
         self.writable = writable
         self.logger = logger or logging.getLogger("linkback")
         self.links: dict[str, dict[str, Entry]] = {}
-        self.digest = ""  # of the file as this run last read or wrote it ("" for none)
+        self.digest = ""  # of the file as this run read it, or as it left it ("" for none)
         self._lock = _file_lock(path) if writable else None
         self._fragments: dict[str, str] = {}
         self._changed: set[str] = set()
@@ -252,6 +252,9 @@ class SentLog:
     def close(self) -> None:
         try:
             self.flush()
+            if self._written:
+                # Once, still under the lock: a big send rewrites the log hundreds of times.
+                self.digest = digest_of(_read_bytes(self.path) or b"")
         finally:
             with self._cond:
                 self._closing = True
@@ -295,21 +298,18 @@ class SentLog:
         return [self._fragments[source] for source in sorted(self._fragments)]
 
     def _replace(self, fragments: list[str]) -> None:
-        self.digest = replace_file(self.path, _document(fragments))
+        replace_file(self.path, _document(fragments))
 
 
-def replace_file(path: Path, pieces: Iterable[str]) -> str:
+def replace_file(path: Path, pieces: Iterable[str]) -> None:
     """Write ``pieces`` as the new ``path`` in one step (temporary file, fsync, rename), with
-    the old file's permissions; return the digest of the bytes written."""
+    the old file's permissions."""
     directory = path.parent
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    hasher = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as handle:
             for text in _joined(pieces):
-                data = text.encode("utf-8")
-                hasher.update(data)
-                handle.write(data)
+                handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, _mode_of(path))
@@ -323,7 +323,6 @@ def replace_file(path: Path, pieces: Iterable[str]) -> str:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    return hasher.hexdigest()
 
 
 def _joined(pieces: Iterable[str]) -> Iterator[str]:
