@@ -53,9 +53,9 @@ def _read_bytes(path: Path) -> bytes | None:
         raise SentLogError(f"cannot read the sent-log {path}: {error}") from None
 
 
-def digest_of(raw: bytes) -> str:
-    """What identifies one exact sent-log (see :mod:`linkback.pagecache`)."""
-    return hashlib.sha256(raw).hexdigest()
+def digest_of(raw: bytes | None) -> str:
+    """What identifies one exact sent-log (see :mod:`linkback.pagecache`); "" for no file."""
+    return "" if raw is None else hashlib.sha256(raw).hexdigest()
 
 
 def parse_links(path: Path, raw: bytes) -> dict[str, dict[str, Entry]]:
@@ -95,7 +95,7 @@ class Snapshot:
 
     def __init__(self, path: Path, raw: bytes | None) -> None:
         self.path = path
-        self.digest = "" if raw is None else digest_of(raw)  # "": there is no file
+        self.digest = digest_of(raw)
         self._raw = raw
         self._links: dict[str, dict[str, Entry]] | None = None if raw is not None else {}
 
@@ -254,7 +254,7 @@ class SentLog:
             self.flush()
             if self._written:
                 # Once, still under the lock: a big send rewrites the log hundreds of times.
-                self.digest = digest_of(_read_bytes(self.path) or b"")
+                self.digest = digest_of(_read_bytes(self.path))
         finally:
             with self._cond:
                 self._closing = True
@@ -273,7 +273,7 @@ class SentLog:
                 version = self._version
                 fragments = self._fragments_now()
             try:
-                self._replace(fragments)
+                replace_file(self.path, _document(fragments))
             except OSError as error:
                 with self._cond:
                     self._error = error
@@ -296,9 +296,6 @@ class SentLog:
             self._fragments[source] = f"{key}: {indented}"
         self._changed.clear()
         return [self._fragments[source] for source in sorted(self._fragments)]
-
-    def _replace(self, fragments: list[str]) -> None:
-        replace_file(self.path, _document(fragments))
 
 
 def replace_file(path: Path, pieces: Iterable[str]) -> None:

@@ -423,10 +423,10 @@ def test_a_closed_log_names_the_digest_of_the_bytes_it_left(tmp_path: Path) -> N
     writer's last rewrite must be that file's, not the one it was opened with."""
     path = tmp_path / "log.json"
     path.write_text('{"version": 1, "links": {}}', encoding="utf-8")
+    sent = {"status": "sent", "protocol": "webmention", "attempts": 1, "retry": False}
     with sentlog.SentLog.open(path) as log:
         opened_with = log.digest
         for index in range(50):
-            sent = {"status": "sent", "protocol": "webmention", "attempts": 1, "retry": False}
             log.record(f"https://site.example/{index}/", "https://x.example/", sent)
     assert log.digest == sentlog.digest_of(path.read_bytes()) != opened_with
 
