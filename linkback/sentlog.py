@@ -53,9 +53,9 @@ def _read_bytes(path: Path) -> bytes | None:
         raise SentLogError(f"cannot read the sent-log {path}: {error}") from None
 
 
-def digest_of(raw: bytes | None) -> str:
-    """What identifies one exact sent-log (see :mod:`linkback.pagecache`); "" for no file."""
-    return "" if raw is None else hashlib.sha256(raw).hexdigest()
+def digest_of(raw: bytes) -> str:
+    """What identifies one exact sent-log (see :mod:`linkback.pagecache`)."""
+    return hashlib.sha256(raw).hexdigest()
 
 
 def parse_links(path: Path, raw: bytes) -> dict[str, dict[str, Entry]]:
@@ -95,7 +95,7 @@ class Snapshot:
 
     def __init__(self, path: Path, raw: bytes | None) -> None:
         self.path = path
-        self.digest = digest_of(raw)
+        self.digest = "" if raw is None else digest_of(raw)  # "": there is no file
         self._raw = raw
         self._links: dict[str, dict[str, Entry]] | None = None if raw is not None else {}
 
@@ -254,7 +254,9 @@ class SentLog:
             self.flush()
             if self._written:
                 # Once, still under the lock: a big send rewrites the log hundreds of times.
-                self.digest = digest_of(_read_bytes(self.path))
+                # A file removed meanwhile gets a digest, never the "" of "no log yet": the
+                # page cache must not vouch for pages against a log that is gone.
+                self.digest = digest_of(_read_bytes(self.path) or b"")
         finally:
             with self._cond:
                 self._closing = True
