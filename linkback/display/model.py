@@ -22,6 +22,7 @@ TITLE_CHARS = 300  # a mention's name (its title)
 EXCERPT_CHARS = 300  # the text shown for a mention without HTML
 CONTENT_CHARS = 2_000  # the HTML of a reply shown under an article
 URL_CHARS = 2_048
+_NOT_IN_URLS = " \"'<>`\\"  # never in a well-formed URL; often in an attempt to break out
 # What a reply's HTML may keep: text structure and links; no images, media, forms or styles,
 # so that nothing in it makes a reader's browser call anyone.
 ALLOWED_TAGS = {
@@ -221,7 +222,9 @@ def _url(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > URL_CHARS:
         return None
     value = value.strip()
-    return value if normalise(value) is not None and value.isprintable() else None
+    if not value.isprintable() or any(char in value for char in _NOT_IN_URLS):
+        return None
+    return value if normalise(value) is not None else None
 
 
 def _protocol(value: object) -> Protocol:

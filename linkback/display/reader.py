@@ -138,9 +138,15 @@ def update(cache: Cache, url: str, client: Client) -> None:
             apply(cache, child)
     if service:
         cache.cursor = pages[0].seq
-    elif webmention_io:
-        ids = [int(key) for key in cache.mentions if key.isdigit()]
-        cache.cursor = max(ids, default=cache.cursor)
+    elif webmention_io:  # the highest id seen, private and unusable ones included
+        seen = [
+            child["wm-id"]
+            for feed in pages
+            for child in feed.children
+            if isinstance(child, Mapping) and type(child.get("wm-id")) is int
+        ]
+        if seen:
+            cache.cursor = max(seen) if cache.cursor is None else max(*seen, cache.cursor)
 
 
 def apply(cache: Cache, child: object) -> None:
