@@ -16,6 +16,7 @@ from typing import TypedDict
 from urllib.parse import urlsplit
 
 import jinja2
+from markupsafe import Markup, escape
 
 from .model import Kind, Mention
 
@@ -44,7 +45,7 @@ class EntryData(TypedDict):
     published: str
     date: str
     title: str
-    content: str  # sanitised HTML
+    content: str  # sanitised HTML (all the strings are Markup: escaped already)
     excerpt: str
     rsvp: str | None
 
@@ -93,24 +94,34 @@ def linkbacks(mentions: Iterable[Mention], photo: Callable[[str | None], str | N
 
 
 def entry(mention: Mention, photo: Callable[[str | None], str | None]) -> EntryData:
+    """One mention's values, every string already escaped (``Markup``): a theme whose
+    Jinja environment does not autoescape (Pelican's default) still shows them inert, and
+    one that does escapes nothing twice. ``content`` is the sanitised HTML itself."""
     via = mention.protocol.value if mention.protocol.value != "webmention" else None
+    picture = photo(mention.author.photo)
     return EntryData(
-        id=mention.id,
+        id=escape(mention.id),
         kind=mention.kind.value,
         protocol=mention.protocol.value,
         via=via,
-        url=mention.source,
-        host=urlsplit(mention.source).hostname or mention.source,
+        url=escape(mention.source),
+        host=escape(urlsplit(mention.source).hostname or mention.source),
         author=AuthorData(
-            name=mention.author.name, url=mention.author.url, photo=photo(mention.author.photo)
+            name=escape(mention.author.name),
+            url=_escaped(mention.author.url),
+            photo=_escaped(picture),
         ),
-        published=mention.published,
-        date=mention.date,
-        title=mention.title,
-        content=mention.content,
-        excerpt=mention.excerpt,
+        published=escape(mention.published),
+        date=escape(mention.date),
+        title=escape(mention.title),
+        content=Markup(mention.content),
+        excerpt=escape(mention.excerpt),
         rsvp=mention.rsvp,
     )
+
+
+def _escaped(value: str | None) -> str | None:
+    return None if value is None else escape(value)
 
 
 def theme_template(environment: jinja2.Environment) -> jinja2.Template | None:
