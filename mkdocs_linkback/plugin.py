@@ -1,4 +1,5 @@
-"""MkDocs events -> linkback core: options, discovery tags, trackback URIs, and the pings.
+"""MkDocs events -> linkback core: options, discovery tags, trackback URIs, the pings, and
+the approved linkbacks shown under each page (``page.meta.linkbacks``).
 
 Every page is a source. Pings go out once the whole site is written (``on_post_build``) and
 only in ``mkdocs build`` / ``mkdocs gh-deploy``: a ``mkdocs serve`` rebuild on every save
@@ -124,6 +125,7 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
             )
             if not self.serving():
                 linkback.preflight(self.settings, config.site_dir)
+            display.check(self.settings, config.site_dir)
         except ConfigError as error:
             raise PluginError(str(error)) from None
         if self.settings.display:

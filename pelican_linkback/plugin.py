@@ -156,7 +156,7 @@ def read_settings(pelican: Any) -> None:
             base_dir=settings_folder(conf),
         )
         preflight(settings, conf["OUTPUT_PATH"])
-        display.check(settings)
+        display.check(settings, conf["OUTPUT_PATH"])
     except ConfigError as error:
         raise LinkbackError(str(error)) from None
     _show_info_by_default()

@@ -15,7 +15,7 @@ import pytest
 from markupsafe import escape
 
 from linkback import ConfigError, Settings
-from linkback.display import Display, block, reader
+from linkback.display import Display, block, check, reader
 from linkback.display.avatars import AVATAR_CAP, FOLDER, PLACEHOLDER
 from linkback.display.model import CONTENT_CHARS, Kind
 from tests.mentions import PNG, TOKEN, MentionsServer
@@ -471,3 +471,36 @@ def test_hostile_content_renders_inert_and_bounded(
                root.find_class("linkback-entry")]  # fmt: skip
     assert all(source.startswith("https://blog") for source in sources)  # wm-source, not url
     assert Kind.REPLY.counted(2) in root.find_class("linkback-summary")[0].text_content()
+
+
+def test_the_cache_cannot_be_in_the_output_folder(
+    make: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make(mentions_url="x.jf2", mentions_cache="output/mentions.json")
+    with pytest.raises(ConfigError, match="mentions_cache .* is inside the output folder"):
+        check(settings, tmp_path / "output")
+    check(settings, tmp_path / "elsewhere")
+    check(settings.replace(display=False), tmp_path / "output")  # not used: not checked
+
+
+def test_a_cache_edited_by_hand_is_checked_again(
+    server: MentionsServer, make: Callable[..., Settings], logger: logging.Logger
+) -> None:
+    server.add(POST, "reply")
+    settings = make(mentions_url=server.service_url, avatars="remote")
+    Display(settings, logger)
+    data = json.loads(settings.mentions_cache_path.read_text(encoding="utf-8"))
+    [mention] = data["mentions"].values()
+    mention["content"] = '<p onclick="x()">Hi<script>alert(1)</script></p>'
+    mention["author"]["photo"] = "javascript:alert(1)"
+    settings.mentions_cache_path.write_text(json.dumps(data), encoding="utf-8")
+    server.failure = 500  # the cache is all there is
+
+    display = Display(settings, logger)
+
+    [shown] = display.cache.mentions.values()
+    assert shown.content == "<p>Hi</p>" and shown.author.photo is None
+    mention["source"] = "javascript:alert(1)"
+    settings.mentions_cache_path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match="is damaged .*no http"):
+        Display(settings, logger)

@@ -443,3 +443,22 @@ def test_pelican_theme_that_places_its_template_itself_gets_it_once(
     assert html.index('class="mine"') < html.index("the body of busy")
     assert "linkback-linkbacks" not in html
     assert 'class="mine"' not in (folder / "output/2026/quiet/index.html").read_text("utf-8")
+
+
+def test_pelican_stops_on_a_display_that_cannot_work(
+    tmp_path: Path, server: MentionsServer
+) -> None:
+    folder = pelican_site(tmp_path / "blog", server, LINKBACK_MENTIONS_URL=None)
+    command = [sys.executable, "-m", "pelican", "content", "-o", "output", "-s", "pelicanconf.py"]
+    result = run(command, folder)
+    assert result.returncode == 2
+    assert "display needs mentions_url" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+    folder = pelican_site(tmp_path / "other", server)
+    (folder / "linkback-mentions.json").write_text("{", encoding="utf-8")
+    result = run(command, folder)
+    assert result.returncode == 2
+    assert "linkback-mentions.json is damaged" in result.stdout + result.stderr
+    assert (folder / "linkback-mentions.json").read_text(encoding="utf-8") == "{"
+    assert server.requests == []

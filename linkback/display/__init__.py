@@ -38,13 +38,24 @@ __all__ = [
 ]
 
 
-def check(settings: Settings) -> None:
-    """Refuse a display that cannot work, before the build starts."""
-    if settings.display and not settings.mentions_url:
+def check(settings: Settings, output_dir: str | Path | None = None) -> None:
+    """Refuse a display that cannot work, before the build starts; the cache, like the
+    sent-log, must live outside the output folder (it would be published, or emptied)."""
+    if not settings.display:
+        return
+    if not settings.mentions_url:
         raise ConfigError(
             "display needs mentions_url: the service's /api/linkbacks, webmention.io's "
             "https://webmention.io/api/mentions.jf2?domain=D&token=T, or a jf2 file"
         )
+    if output_dir is not None:
+        output = Path(output_dir).resolve()
+        cache = settings.mentions_cache_path.resolve()
+        if output == cache or output in cache.parents:
+            raise ConfigError(
+                f"mentions_cache {settings.mentions_cache_path} is inside the output folder "
+                f"{output}; keep it beside the settings file"
+            )
 
 
 class Display:

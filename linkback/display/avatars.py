@@ -21,6 +21,7 @@ from ..http import Client, FetchError
 from .cache import Cache
 
 AVATAR_CAP = 100 * 1024
+PER_BUILD = 100  # photos fetched in one build at most; the others wait for the next one
 FOLDER = "linkback-avatars"  # in the output folder, and the store's name beside the cache
 # A grey disc, shown in place of a photo that could not be fetched: no request at all.
 PLACEHOLDER = (
@@ -53,15 +54,16 @@ def store_of(cache_path: Path) -> Path:
 def download(
     photos: Iterable[str], cache: Cache, store: Path, client: Client, logger: logging.Logger
 ) -> bool:
-    """Fetch the photos the cache has no answer for yet; True when it learnt something."""
-    learnt = False
-    for url in sorted(set(photos)):
-        name = cache.avatars.get(url)
-        if name is not None and (name == "" or (store / name).is_file()):
-            continue
+    """Fetch the photos the cache has no answer for yet (at most PER_BUILD of them: each may
+    take the whole timeout); True when it learnt something."""
+    wanted = [
+        url
+        for url in sorted(set(photos))
+        if (name := cache.avatars.get(url)) is None or (name and not (store / name).is_file())
+    ]
+    for url in wanted[:PER_BUILD]:
         cache.avatars[url] = fetch_one(url, store, client, logger)
-        learnt = True
-    return learnt
+    return bool(wanted)
 
 
 def fetch_one(url: str, store: Path, client: Client, logger: logging.Logger) -> str:

@@ -8,7 +8,7 @@ allow-list, so that what is cached and rendered is already inert.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -115,20 +115,30 @@ class Mention:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Mention:
-        """A record of the cache (written by :meth:`to_json`); KeyError/ValueError if not."""
+        """A record of the cache (written by :meth:`to_json`), checked again as if it came
+        from the network: a file edited by hand cannot put a script on a page either.
+        KeyError, TypeError or ValueError when it is not such a record."""
         author = data["author"]
+        source, target = _url(data["source"]), _url(data["target"])
+        if source is None or target is None:
+            raise ValueError(f"mention {data['id']!r} has no http(s) source or target")
+        rsvp = data.get("rsvp")
         return cls(
             id=str(data["id"]),
             kind=Kind(data["kind"]),
             protocol=Protocol(data["protocol"]),
-            target=str(data["target"]),
-            source=str(data["source"]),
-            author=Author(str(author["name"]), author["url"], author["photo"]),
-            published=str(data["published"]),
-            title=str(data["title"]),
-            content=str(data["content"]),
-            excerpt=str(data["excerpt"]),
-            rsvp=data.get("rsvp"),
+            target=target,
+            source=source,
+            author=Author(
+                name=_text(author["name"], NAME_CHARS),
+                url=_url(author["url"]),
+                photo=_url(author["photo"]),
+            ),
+            published=_text(data["published"], 40),
+            title=_text(data["title"], TITLE_CHARS),
+            content=_clean(str(data["content"])[: CONTENT_CHARS * 2]),
+            excerpt=_text(data["excerpt"], EXCERPT_CHARS),
+            rsvp=rsvp if rsvp in RSVP_VALUES else None,
         )
 
 
@@ -232,8 +242,3 @@ def _protocol(value: object) -> Protocol:
         return Protocol(value)
     except ValueError:
         return Protocol.WEBMENTION
-
-
-def parse_feed(entries: Iterable[object]) -> list[Mention]:
-    """The mentions of jf2 entries that can be shown, the others left out."""
-    return [mention for entry in entries if (mention := from_jf2(entry)) is not None]
