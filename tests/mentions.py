@@ -50,6 +50,7 @@ class MentionsServer(_Background):
         self.requests: list[str] = []  # path and query of every request, in order
         self.failure: int | None = None  # answer every API request with this status
         self.drip = 0.0  # seconds between two bytes of an endless answer
+        self.drip_length = True  # announce a Content-Length, else send until the end
         self.garbage: bytes | None = None  # answer this body instead of a feed
         self.photos: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.Lock()
@@ -211,14 +212,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _drip(self, seconds: float) -> None:
-        """A feed that never ends, one byte at a time."""
+        """A feed that comes one byte at a time (60 of them)."""
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(DRIP_START) + 600))
+        if self.mentions.drip_length:
+            self.send_header("Content-Length", str(len(DRIP_START) + 60))
+        else:
+            self.send_header("Connection", "close")
         self.end_headers()
         try:
             self.wfile.write(DRIP_START)
-            for _ in range(600):
+            for _ in range(60):
                 self.wfile.write(b" ")
                 self.wfile.flush()
                 time.sleep(seconds)

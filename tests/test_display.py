@@ -198,7 +198,24 @@ def test_a_wrong_token_on_the_first_build_shows_nothing_and_warns_once(
 # A source that is down, slow or wrong ------------------------------------------------------
 
 
-@pytest.mark.parametrize("trouble", ["500", "drip", "garbage", "not a feed", "down"])
+@pytest.mark.parametrize(
+    "trouble",
+    [
+        "500",
+        "drip",
+        pytest.param(
+            "drip without length",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="linkback.http: urllib3 hands a read-until-close body's socket to "
+                "http.client, so the reaper finds connection.sock None and cannot cut it",
+            ),
+        ),
+        "garbage",
+        "not a feed",
+        "down",
+    ],
+)
 def test_a_failing_source_keeps_the_cache_with_one_warning(
     server: MentionsServer,
     make: Callable[..., Settings],
@@ -214,8 +231,9 @@ def test_a_failing_source_keeps_the_cache_with_one_warning(
 
     if trouble == "500":
         server.failure = 500
-    elif trouble == "drip":
+    elif trouble.startswith("drip"):
         server.drip = 0.05
+        server.drip_length = trouble == "drip"
     elif trouble == "garbage":
         server.garbage = b"<html>maintenance</html>"
     elif trouble == "not a feed":
