@@ -418,13 +418,14 @@ def test_the_block_counts_groups_and_marks_up_every_kind(
         server.add(POST, kind)
     server.add(POST, "mention", protocol="pingback", name="Their post", content={"text": "…"})
     server.add(POST, "mention", protocol="trackback", name="Old blog")
+    server.add(POST, "rsvp", rsvp="maybe")
     html = rendered(server, make, logger)
     root = lxml.html.fragment_fromstring(html.strip())
 
     summary = root.find_class("linkback-summary")[0].text_content()
     assert (
-        summary
-        == "3 replies · 2 likes · 1 repost · 1 bookmark · 1 mention · 1 pingback · 1 trackback"
+        summary == "3 replies · 2 likes · 1 repost · 1 bookmark · 1 rsvp · 1 mention · 1 pingback"
+        " · 1 trackback"
     )
     faces = root.find_class("linkback-face")
     assert [face.get("class").split()[1:] for face in faces] == [
@@ -432,7 +433,8 @@ def test_the_block_counts_groups_and_marks_up_every_kind(
         ["linkback-repost", "u-repost", "h-cite"],
     ]  # fmt: skip
     entries = root.find_class("linkback-entry")
-    assert len(entries) == 7
+    assert len(entries) == 8
+    assert [item.get("value") for item in root.find_class("p-rsvp")] == ["maybe"]
     for item in entries:
         assert {"u-comment", "h-cite"} <= set(item.get("class").split())
         assert item.find_class("p-author")[0].find_class("h-card")
