@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 from ..http import Client
@@ -61,16 +60,11 @@ def check(settings: Settings, output_dir: str | Path | None = None) -> None:
 class Display:
     """One build's linkbacks: read once, then asked for page by page."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        logger: logging.Logger,
-        client_factory: Callable[[Settings], Client] = Client,
-    ) -> None:
+    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
         check(settings)
         self.settings = settings
         self.store = avatars.store_of(settings.mentions_cache_path)
-        client = client_factory(settings)
+        client = Client(settings)
         try:
             self.cache = reader.read(settings, logger, client)
             if settings.avatars == "local":

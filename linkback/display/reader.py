@@ -124,7 +124,7 @@ def update(cache: Cache, url: str, client: Client) -> None:
     webmention_io = urlsplit(url).path.endswith(WEBMENTION_IO_PATH)
     pages: list[Feed] = []
     for number in range(MAX_PAGES):
-        feed = fetch(client, page_url(url, cache.cursor, number, webmention_io=webmention_io))
+        feed = fetch(client, request_url(url, cache.cursor, number, webmention_io=webmention_io))
         pages.append(feed)
         if len(feed.children) < PER_PAGE:
             break
@@ -162,7 +162,7 @@ def apply(cache: Cache, child: object) -> None:
         cache.mentions[mention.id] = mention
 
 
-def page_url(url: str, cursor: int | None, page: int, *, webmention_io: bool) -> str:
+def request_url(url: str, cursor: int | None, page: int, *, webmention_io: bool) -> str:
     """``url`` asking for one page of what changed since ``cursor``."""
     parts = urlsplit(url)
     names = ("since_id", "per-page") if webmention_io else ("changed_since", "per_page")
