@@ -305,6 +305,8 @@ def test_a_local_file_is_read_whole_and_paths_are_pages_of_the_site(
             {"wm-id": 2, "wm-property": "in-reply-to", "wm-target": "http://blog.example/2026/11/post",
              "wm-source": "https://b.example/2", "content": {"text": "Nice"}},
             {"wm-id": 3, "wm-target": "/other/", "wm-source": "https://c.example/3"},
+            {"wm-id": 4, "wm-target": "/2026/11/post/", "wm-source": "https://d.example/4",
+             "linkback-status": "spam"},
         ],
     }  # fmt: skip
     (tmp_path / "mentions.jf2").write_text(json.dumps(feed), encoding="utf-8")

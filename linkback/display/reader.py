@@ -107,7 +107,9 @@ def read_file(path: Path, site_url: str) -> dict[str, Mention]:
     base = site_url.rstrip("/") + "/" if is_remote(site_url) else "http://localhost/"
     mentions: dict[str, Mention] = {}
     for child in feed.children:
-        if isinstance(child, Mapping) and isinstance(child.get("wm-target"), str):
+        if not isinstance(child, Mapping) or child.get("linkback-status", APPROVED) != APPROVED:
+            continue  # an export of the service holds every status
+        if isinstance(child.get("wm-target"), str):
             child = {**child, "wm-target": urljoin(base, child["wm-target"])}
         mention = from_jf2(child)
         if mention is not None:
