@@ -172,3 +172,14 @@ def _content_end(html: str, content: str) -> int:
         return -1
     position = html.rfind(content)
     return position + len(content) if position >= 0 else -1
+
+
+def insert_after_content(html: str, content: str, block: str) -> str:
+    """``block`` right after the last copy of the page's content (before ``</body>`` when
+    the theme changed the content on its way out), whatever the page holds already: the
+    displayed linkbacks go there on pages that carry a Trackback block too."""
+    end = _content_end(html, content) if content and not content.isspace() else -1
+    if end < 0:
+        body_ends = [match.start() for match in _BODY_END.finditer(html)]
+        end = body_ends[-1] if body_ends else len(html)
+    return f"{html[:end]}{block}{html[end:]}"

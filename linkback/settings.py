@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from . import __version__
 
 PROTOCOLS = ("webmention", "pingback", "trackback")
+AVATARS = ("local", "remote", "none")
 PELICAN_PREFIX = "LINKBACK_"
 
 
@@ -64,6 +65,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("pingback_endpoint", str, None, "advertised as <link rel=pingback>", optional=True),
     Option("trackback_endpoint", str, None, "base of each page's trackback URI", optional=True),
     Option("show_trackback_uri", bool, True, "show the trackback URI after the content"),
+    Option("display", bool, False, "render approved linkbacks under each article"),
+    Option("mentions_url", str, None, "jf2 feed of approved linkbacks: URL or file", optional=True),
+    Option("mentions_cache", str, "linkback-mentions.json", "local copy of the linkbacks shown"),
+    Option("avatars", str, "local", "authors' photos: local, remote or none"),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 _TRUE = {"1", "true", "yes", "on"}
@@ -91,6 +96,10 @@ class Settings:
     pingback_endpoint: str | None = None
     trackback_endpoint: str | None = None
     show_trackback_uri: bool = True
+    display: bool = False
+    mentions_url: str | None = None
+    mentions_cache: str = "linkback-mentions.json"
+    avatars: str = "local"
     # Not in the table: they come from the generator (SITEURL / site_url / --site-url).
     site_url: str = ""
     blog_name: str = ""
@@ -137,6 +146,11 @@ class Settings:
                 f"{_spelled(OPTIONS_BY_NAME['protocols'], spelling)}: unknown protocol "
                 f"{unknown[0]!r}; known protocols are {', '.join(PROTOCOLS)}"
             )
+        if chosen.get("avatars", "local") not in AVATARS:
+            raise ConfigError(
+                f"{_spelled(OPTIONS_BY_NAME['avatars'], spelling)}: must be one of "
+                f"{', '.join(AVATARS)}, got {chosen['avatars']!r}"
+            )
         patterns = []
         for pattern in chosen.get("exclude", ()):
             try:
@@ -171,6 +185,12 @@ class Settings:
     @property
     def sent_log_path(self) -> Path:
         path = Path(self.sent_log).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def mentions_cache_path(self) -> Path:
+        """Beside the sent-log: a relative path is relative to the settings file's folder."""
+        path = Path(self.mentions_cache).expanduser()
         return path if path.is_absolute() else (self.base_dir / path)
 
     def check_for_sending(self, output_dir: str | os.PathLike[str] | None = None) -> None:

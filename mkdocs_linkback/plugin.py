@@ -1,4 +1,5 @@
-"""MkDocs events -> linkback core: options, discovery tags, trackback URIs, and the pings.
+"""MkDocs events -> linkback core: options, discovery tags, trackback URIs, the pings, and
+the approved linkbacks shown under each page (``page.meta.linkbacks``).
 
 Every page is a source. Pings go out once the whole site is written (``on_post_build``) and
 only in ``mkdocs build`` / ``mkdocs gh-deploy``: a ``mkdocs serve`` rebuild on every save
@@ -12,17 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
+from jinja2 import Template
 from mkdocs.config import base
 from mkdocs.config.config_options import ValidationError
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 
 import linkback
-from linkback import ConfigError, Settings, Source, pages
+from linkback import ConfigError, Settings, Source, display, pages
 from linkback.settings import OPTIONS_BY_NAME, unknown_setting_message
 from linkback.source import wants_linkbacks
 
 if TYPE_CHECKING:
+    from jinja2 import Environment
     from mkdocs.config.base import ConfigErrors, ConfigWarnings
     from mkdocs.config.defaults import MkDocsConfig
     from mkdocs.structure.files import Files
@@ -72,6 +75,10 @@ class LinkbackConfig(base.Config):
     pingback_endpoint = Setting[str | None]("pingback_endpoint")
     trackback_endpoint = Setting[str | None]("trackback_endpoint")
     show_trackback_uri = Setting[bool]("show_trackback_uri")
+    display = Setting[bool]("display")
+    mentions_url = Setting[str | None]("mentions_url")
+    mentions_cache = Setting[str]("mentions_cache")
+    avatars = Setting[str]("avatars")
 
 
 class LinkbackPlugin(BasePlugin[LinkbackConfig]):
@@ -81,6 +88,8 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         self.command = "build"
         self.settings = Settings()
         self.sources: list[Source] = []
+        self.display: display.Display | None = None
+        self.theme_block: Template | None = None  # the theme's linkback.html
 
     def load_config(
         self, options: dict[str, Any], config_file_path: str | None = None
@@ -116,21 +125,52 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
             )
             if not self.serving():
                 linkback.preflight(self.settings, config.site_dir)
+            display.check(self.settings, config.site_dir)
         except ConfigError as error:
             raise PluginError(str(error)) from None
+        if self.settings.display:
+            try:
+                self.display = display.Display(self.settings, log)
+            except ConfigError as error:  # no mentions_url, a damaged cache, a bad jf2 file
+                raise PluginError(str(error)) from None
         if self.settings.trackback_endpoint and not config.site_url:
             log.warning("linkback: trackback_endpoint needs site_url; no trackback URI is added")
         self.sources = []
 
+    def on_env(self, env: Environment, *, config: MkDocsConfig, files: Files) -> Environment:
+        """Find the theme's own ``linkback.html`` (its ``custom_dir`` included)."""
+        self.theme_block = display.theme_template(env) if self.display is not None else None
+        return env
+
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
-        """Give themes ``page.meta.trackback_uri`` before the page is rendered."""
+        """Give themes ``page.meta.trackback_uri`` and ``page.meta.linkbacks`` before the
+        page is rendered."""
         if page.canonical_url and wants_linkbacks(page.meta):
             uri = pages.trackback_uri(page.canonical_url, self.settings.trackback_endpoint)
             if uri:
                 page.meta["trackback_uri"] = uri
+        if self.display is not None:
+            url = page.canonical_url or display.page_url("", page.url)
+            linkbacks = self.display.linkbacks(url, page.url)
+            if linkbacks is not None:
+                page.meta["linkbacks"] = linkbacks
         return html
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str:
+        output = self.decorate(output, page)
+        linkbacks = page.meta.get("linkbacks") if self.display is not None else None
+        if not linkbacks:
+            return output
+        if self.theme_block is None:
+            rendered = display.block(linkbacks)
+        else:
+            context = {"page": page, "config": config, "linkbacks": linkbacks}
+            rendered = self.theme_block.render(context)
+        builtin = self.theme_block is None
+        return display.insert(output, page.content or "", rendered, builtin=builtin)
+
+    def decorate(self, output: str, page: Page) -> str:
+        """The discovery tags, and a source's Trackback block."""
         source = self.source(page)
         if source is None or not source.enabled:
             return pages.decorate(output, self.settings)
@@ -148,6 +188,8 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         return pages.decorate(output_content, self.settings)
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
+        if self.display is not None:
+            self.display.publish(config.site_dir)
         if self.serving():
             log.debug("linkback: nothing is sent while serving")
             return

@@ -10,6 +10,9 @@ publishconf.py; the settings are the ``LINKBACK_*`` names of the linkback settin
   the endpoints set; each source gets the Trackback RDF and URI (``article.trackback_uri``,
   ``page.trackback_uri`` in templates) when ``LINKBACK_TRACKBACK_ENDPOINT`` is set and
   SITEURL is absolute (a trackback URI names the page by its absolute URL).
+- ``LINKBACK_DISPLAY`` renders the approved linkbacks read from ``LINKBACK_MENTIONS_URL``
+  after the content of each article and page that has some (``article.linkbacks``,
+  ``page.linkbacks`` in templates; a theme's ``linkback.html`` replaces the built-in block).
 - A relative ``LINKBACK_SENT_LOG`` is relative to the folder of the settings file, found from
   the module Pelican loads it as; failing that, the current folder (where ``make publish``
   runs).

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment
+from jinja2 import Environment, Template
 from pelican.contents import Content
 from pelican.generators import ArticlesGenerator, PagesGenerator
 from pelican.log import console
 from pelican.plugins import signals
 
-from linkback import ConfigError, Settings, Source, pages, preflight, send
+from linkback import ConfigError, Settings, Source, display, pages, preflight, send
 from linkback.settings import PELICAN_PREFIX
 from linkback.source import wants_linkbacks
 
@@ -62,6 +62,9 @@ class Build:
     sources: list[Content] = field(default_factory=list)
     blocks: dict[int, str] = field(default_factory=dict)  # source id: its Trackback block
     urls: dict[int, str] = field(default_factory=dict)  # Pelican formats content.url each time
+    shown: display.Display | None = None  # the approved linkbacks, when LINKBACK_DISPLAY
+    linkbacks: dict[int, display.Linkbacks] = field(default_factory=dict)  # source id: its own
+    theme_block: Template | None = None  # the theme's linkback.html
 
     @property
     def siteurl(self) -> str:
@@ -98,9 +101,30 @@ class Build:
         for key in ("article", "page"):
             content = context.get(key)
             block = self.blocks.get(id(content))  # None for any other page
+            linkbacks = self.linkbacks.get(id(content))
+            if linkbacks is not None:
+                html = pages.decorate(html, self.settings, content.content, block or "")
+                return self.add_linkbacks(html, content.content, linkbacks, context)
             if block is not None:
                 return pages.decorate(html, self.settings, content.content, block)
         return pages.decorate(html, self.settings)
+
+    def add_linkbacks(
+        self, html: str, content: str, linkbacks: display.Linkbacks, context: Mapping[str, Any]
+    ) -> str:
+        """The page's linkbacks after its content: the theme's ``linkback.html``, else the
+        built-in block."""
+        if self.theme_block is None:
+            return display.insert(html, content, display.block(linkbacks), builtin=True)
+        template = self.theme_block
+        # Its class is the decorating one: render it as Jinja would, or it decorates itself.
+        render = (
+            super(DecoratingTemplate, template).render
+            if isinstance(template, DecoratingTemplate)
+            else template.render
+        )
+        rendered = render({**context, "linkbacks": linkbacks})
+        return display.insert(html, content, rendered, builtin=False)
 
 
 _builds: dict[int, Build] = {}
@@ -132,6 +156,7 @@ def read_settings(pelican: Any) -> None:
             base_dir=settings_folder(conf),
         )
         preflight(settings, conf["OUTPUT_PATH"])
+        display.check(settings, conf["OUTPUT_PATH"])
     except ConfigError as error:
         raise LinkbackError(str(error)) from None
     _show_info_by_default()
@@ -214,6 +239,8 @@ def collect_sources(generators: Iterable[Any]) -> None:
     build.sources = [content for content in sources if content.status == "published"]
     build.blocks = {}
     build.urls = {}
+    if build.settings.display:
+        attach_linkbacks(build, generators)
     endpoint = build.settings.trackback_endpoint
     if endpoint and not build.absolute:
         logger.debug("linkback: SITEURL is not an absolute URL: no trackback URIs")
@@ -227,11 +254,35 @@ def collect_sources(generators: Iterable[Any]) -> None:
             )
 
 
+def attach_linkbacks(build: Build, generators: Iterable[Any]) -> None:
+    """Read the approved linkbacks once; each source that has some gets ``linkbacks`` (the
+    values themes read), and the theme's ``linkback.html``, if any, is found."""
+    try:
+        build.shown = shown = display.Display(build.settings, logger)
+    except ConfigError as error:  # a damaged cache or an unreadable jf2 file
+        raise LinkbackError(str(error)) from None
+    build.linkbacks = {}
+    for content in build.sources:
+        url = display.page_url(build.siteurl, content.url)
+        linkbacks = shown.linkbacks(url, content.url)
+        if linkbacks is not None:
+            content.linkbacks = linkbacks
+            build.linkbacks[id(content)] = linkbacks
+    build.theme_block = None
+    for generator in generators:
+        environment = getattr(generator, "env", None)
+        if isinstance(environment, Environment):
+            build.theme_block = display.theme_template(environment)
+            break
+
+
 def send_pings(pelican: Any) -> None:
     """Every file is written: send (or say why not), then print the one summary line."""
     build = build_of(pelican.settings)
     if build is None:
         return
+    if build.shown is not None:
+        build.shown.publish(pelican.output_path)
     siteurl = build.siteurl
     sources = [
         build.source(content, content.get_content(siteurl), content.metadata.get("summary", ""))

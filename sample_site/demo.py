@@ -80,7 +80,10 @@ def demo_site(name: str, folder: str, host: str, work: Path, peer: Peer) -> list
         run(["make", "publish"], site_dir, env)
         repeated = peer.requests[requests_before:]
         console.print(f"The peer received {len(repeated)} requests during the second publish.")
+        shown = show_linkbacks(deployed)
     failures = []
+    if not shown:
+        failures.append(f"{name}: no page shows approved linkbacks")
     if not received:
         failures.append(f"{name}: the peer received no linkback")
     if repeated:
@@ -129,6 +132,17 @@ def show_received(received: list[Received]) -> None:
             console.print(
                 f"trackback to {_path(item.target)}: {item.title!r} from {item.blog_name!r}"
             )
+
+
+def show_linkbacks(deployed: Path) -> list[Path]:
+    """Where the approved linkbacks of the sample's jf2 file were rendered, and their counts."""
+    pages = sorted(deployed.rglob("*.html"))
+    shown = [page for page in pages if 'class="linkback-linkbacks"' in page.read_text("utf-8")]
+    for page in shown:
+        html = page.read_text(encoding="utf-8")
+        counts = html.split('class="linkback-summary">', 1)[1].split("<", 1)[0]
+        console.print(f"Approved linkbacks shown under {page.relative_to(deployed)}: {counts}")
+    return shown
 
 
 def _path(url: str) -> str:

@@ -38,6 +38,11 @@ SPEC_TABLE = {
     "pingback_endpoint": None,
     "trackback_endpoint": None,
     "show_trackback_uri": True,
+    # RECEIVER.md's display rows.
+    "display": False,
+    "mentions_url": None,
+    "mentions_cache": "linkback-mentions.json",
+    "avatars": "local",
 }
 
 

@@ -41,3 +41,8 @@ LINKBACK_PINGBACK_ENDPOINT = RECEIVER + "/xmlrpc"
 LINKBACK_TRACKBACK_ENDPOINT = RECEIVER + "/trackback"
 # Links to these addresses are never pinged (regular expressions).
 LINKBACK_EXCLUDE = [r"/private-"]
+
+# Show the approved linkbacks under each article. They come from `linkback serve`'s
+# /api/linkbacks, from webmention.io, or, here, from a jf2 file beside this one.
+LINKBACK_DISPLAY = True
+LINKBACK_MENTIONS_URL = "linkbacks.jf2"
