@@ -1,0 +1,287 @@
+"""Sending over HTTPS to host names, as on the real web (tests/tls.py makes the names).
+
+Each test checks what the servers saw on the wire: the TLS server name (SNI) and the ``Host``
+header are the host name, never the address linkback connected to.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from linkback import Settings, Source, send
+from linkback.http import Client, FetchError, MappedResolver, system_resolver
+from tests.conftest import entry, links_to
+from tests.peer import Peer, Seen, StaticSite
+from tests.tls import Web
+
+Publish = Callable[..., Source]
+
+
+def origin(url: str) -> str:
+    """``name:port`` of a base URL: what SNI-plus-Host must say."""
+    return url.split("://", 1)[1].split("/", 1)[0]
+
+
+def assert_named(seen: list[Seen], server: Peer | StaticSite, *, tls: bool = True) -> None:
+    """Every request came with the server's name as Host, and as SNI over TLS."""
+    base = server.base_url if isinstance(server, Peer) else server.url
+    host = origin(base)
+    assert seen, "the server saw no request"
+    for request in seen:
+        assert request.host == host, request
+        assert request.sni == (host.split(":")[0] if tls else None), request
+
+
+# The client --------------------------------------------------------------------------------
+
+
+def test_discovery_get_speaks_tls_and_host_to_the_name(
+    blog: Peer, web: Web, make_https_settings: Callable[..., Settings]
+) -> None:
+    client = Client(make_https_settings(), resolver=web.resolve)
+    response = client.get(blog.post_url("webmention"))
+    assert response.status == 200
+    assert response.headers["Link"].startswith(f"<{blog.base_url}/webmention>")
+    assert_named(blog.seen, blog)
+    assert blog.seen[0].request_line == "GET /webmention/post/ HTTP/1.1"
+    assert blog.seen[0].headers["Accept-Encoding"] == "identity"
+
+
+def test_keep_alive_reuses_one_connection_and_keeps_the_host(
+    web: Web, make_https_settings: Callable[..., Settings]
+) -> None:
+    for tls in (True, False):
+        peer = web.peer("keep.test" if tls else "plain.test", tls=tls)
+        client = Client(make_https_settings(), resolver=web.resolve)
+        client.get(peer.post_url("all", "one"))
+        client.get(peer.post_url("all", "two"))
+        assert len(peer.seen) == 2
+        assert len({request.client for request in peer.seen}) == 1  # one pooled connection
+        assert_named(peer.seen, peer, tls=tls)
+
+
+def test_post_carries_the_name_and_the_body(
+    blog: Peer, web: Web, make_https_settings: Callable[..., Settings]
+) -> None:
+    endpoint = blog.add_endpoint("/wm")
+    client = Client(make_https_settings(), resolver=web.resolve)
+    response = client.post(endpoint.url, data={"source": "https://a/é", "target": "https://b/"})
+    assert response.status == 202
+    assert blog.seen[0].body == b"source=https%3A%2F%2Fa%2F%C3%A9&target=https%3A%2F%2Fb%2F"
+    assert_named(blog.seen, blog)
+
+
+def test_a_certificate_for_another_name_is_refused(
+    web: Web, ca, make_https_settings: Callable[..., Settings]
+) -> None:
+    impostor = Peer(web.address("bank.test"), name="bank.test", context=ca.server_context("x.test"))
+    with impostor, pytest.raises(FetchError, match="certificate not accepted") as refused:
+        Client(make_https_settings(), resolver=web.resolve).get(impostor.post_url("all"))
+    assert refused.value.transient is True
+    assert impostor.seen == []
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"])
+def test_the_ca_bundle_comes_from_the_environment(
+    variable: str, blog: Peer, web: Web, make_https_settings: Callable[..., Settings]
+) -> None:
+    settings = make_https_settings()
+    with pytest.raises(FetchError, match="certificate not accepted"):  # certifi's CAs only
+        Client(settings, resolver=web.resolve, environ={}).get(blog.post_url("all"))
+    environ = {variable: str(web.ca.file)}
+    assert Client(settings, resolver=web.resolve, environ=environ).get(blog.url("/")).status == 404
+
+
+def test_proxy_variables_are_never_used(
+    blog: Peer, web: Web, make_https_settings: Callable[..., Settings], monkeypatch
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.9:9")  # nothing listens there
+    assert Client(make_https_settings()).get(blog.post_url("all")).status == 200
+    assert_named(blog.seen, blog)
+
+
+def test_a_name_that_does_not_resolve_is_transient_not_blocked(
+    make_https_settings: Callable[..., Settings],
+) -> None:
+    def flaky(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    with pytest.raises(FetchError, match="cannot resolve blog.test") as failed:
+        Client(make_https_settings(), resolver=flaky).get("https://blog.test/")
+    assert (failed.value.transient, failed.value.blocked) == (True, False)
+
+
+def test_a_resolver_that_hangs_is_held_to_the_deadline(
+    make_https_settings: Callable[..., Settings],
+) -> None:
+    def hanging(host: str, port: int) -> list[str]:
+        time.sleep(5)
+        return ["127.0.0.2"]
+
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="within 1 s") as failed:
+        Client(make_https_settings(timeout=1), resolver=hanging).get("https://slow.test/")
+    assert time.monotonic() - started < 2
+    assert failed.value.transient is True
+
+
+def test_a_name_on_loopback_is_blocked_without_allow_private(
+    blog: Peer, web: Web, make_https_settings: Callable[..., Settings]
+) -> None:
+    client = Client(make_https_settings(allow_private=False), resolver=web.resolve)
+    with pytest.raises(FetchError, match="non-public address 127.0.1.1") as refused:
+        client.get(blog.post_url("all"))
+    assert (refused.value.blocked, refused.value.transient) == (True, False)
+    assert blog.seen == []
+
+
+def test_a_64_letter_label_is_a_failure_not_a_traceback(
+    make_https_settings: Callable[..., Settings],
+) -> None:
+    with pytest.raises(FetchError, match="invalid URL") as failed:
+        Client(make_https_settings()).get(f"https://{'a' * 64}.test/")
+    assert failed.value.transient is False
+
+
+def test_resolve_rules() -> None:
+    resolver = MappedResolver.parse(
+        "blog.test:443:127.0.0.2, Blog.test:*:127.0.0.3+::1, gone.test:*:-, *:8080:127.0.0.9",
+        fallback=lambda host, port: ["192.0.2.1"],
+    )
+    assert resolver("blog.test", 443) == ("127.0.0.2",)
+    assert resolver("BLOG.test", 80) == ("127.0.0.3", "::1")
+    assert resolver("other.test", 8080) == ("127.0.0.9",)
+    assert resolver("other.test", 80) == ["192.0.2.1"]
+    with pytest.raises(socket.gaierror):
+        resolver("gone.test", 443)
+    for bad in ("blog.test:127.0.0.2", "blog.test:x:127.0.0.2", "blog.test:*:not-an-ip"):
+        with pytest.raises(ValueError):
+            MappedResolver.parse(bad)
+    assert MappedResolver.parse("").fallback is system_resolver
+
+
+# Sending ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["webmention", "pingback", "trackback"])
+def test_each_protocol_over_https(
+    protocol: str,
+    blog: Peer,
+    https_site: StaticSite,
+    https_publish: Publish,
+    make_https_settings: Callable[..., Settings],
+) -> None:
+    settings = make_https_settings()
+    target = blog.post_url(protocol)
+    source = https_publish("post", links_to(target))
+    report = send([source], settings)
+    assert report.sent[protocol] == 1
+    assert entry(settings, source.url, target)["status"] == "sent"
+    assert [(item.protocol, item.source, item.target) for item in blog.received] == [
+        (protocol, source.url, target)
+    ]
+    assert_named(blog.seen, blog)
+    assert_named(https_site.seen, https_site)  # the live check, and the peer verifying
+    assert https_site.seen[0].request_line == "GET /post/ HTTP/1.1"  # linkback's live check
+
+
+def test_redirect_between_hosts(
+    web: Web,
+    blog: Peer,
+    https_site: StaticSite,
+    https_publish: Publish,
+    make_https_settings: Callable[..., Settings],
+) -> None:
+    settings = make_https_settings(check_live=False)
+    mover = web.peer("peer.test")
+    endpoint = blog.add_endpoint("/wm")
+    final = blog.add_target("end", webmention=endpoint.url)
+    target = mover.add_page("/moved/", "", status=301, headers={"Location": final})
+    source = https_publish("post", links_to(target))
+    send([source], settings)
+    assert entry(settings, source.url, target)["status"] == "sent"
+    assert [form["target"] for form in endpoint.forms()] == [target]  # sent as written
+    assert_named(mover.seen, mover)
+    assert_named(blog.seen, blog)
+    assert [request.request_line for request in mover.seen] == ["GET /moved/ HTTP/1.1"]
+
+
+def test_live_check_of_an_https_site(
+    blog: Peer,
+    https_site: StaticSite,
+    https_publish: Publish,
+    make_https_settings: Callable[..., Settings],
+    site_dir: Path,
+) -> None:
+    settings = make_https_settings()
+    target = blog.post_url("webmention")
+    waiting = https_publish("later", links_to(target), live=False)
+    assert send([waiting], settings).pending == 1
+    assert blog.received == []
+    https_publish("later", links_to(target))  # uploaded now
+    assert send([waiting], settings).sent["webmention"] == 1
+    assert_named(https_site.seen, https_site)
+
+
+def test_an_unresolvable_target_is_retried_and_a_bad_label_is_not(
+    https_publish: Publish, make_https_settings: Callable[..., Settings], web: Web
+) -> None:
+    settings = make_https_settings()
+    nowhere, bad = "https://nowhere.test/post/", f"https://{'b' * 64}.test/post/"
+    source = https_publish("post", links_to(nowhere, bad))
+    send([source], settings)
+    unresolved = entry(settings, source.url, nowhere)
+    assert (unresolved["status"], unresolved["retry"]) == ("failed", True)
+    assert "cannot resolve nowhere.test" in unresolved["detail"]
+    invalid = entry(settings, source.url, bad)
+    assert (invalid["status"], invalid["retry"]) == ("failed", False)
+
+
+def test_linkback_send_over_https_notifies_each_protocol_once(
+    blog: Peer, https_site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    """The command as a user runs it, names and CA reaching it through the environment."""
+    targets = [blog.post_url(kind) for kind in ("webmention", "pingback", "trackback")]
+    for number, target in enumerate(targets):
+        page = site_dir / f"p{number}" / "index.html"
+        page.parent.mkdir()
+        page.write_text(
+            f"<!DOCTYPE html><html><head><title>p{number}</title></head>"
+            f"<body><article>{links_to(target)}</article></body></html>",
+            encoding="utf-8",
+        )
+    command = [
+        str(Path(sys.executable).with_name("linkback")),
+        "send",
+        str(site_dir),
+        "--site-url",
+        https_site.url,
+        "--allow-private",
+        "--timeout",
+        "2",
+    ]
+    env = {key: value for key, value in os.environ.items() if key != "LINKBACK_SEND"}
+    for run in range(2):
+        done = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        if run == 0:
+            posts = len(blog.ping_requests())
+    assert sorted(item.protocol for item in blog.received) == [
+        "pingback",
+        "trackback",
+        "webmention",
+    ]
+    assert len(blog.ping_requests()) == posts == 3  # once each, and nothing on the second run
+    assert_named(blog.seen, blog)
+    assert_named(https_site.seen, https_site)
