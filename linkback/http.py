@@ -251,15 +251,16 @@ class _Deadline:
         self.at = at
         self.expired = False
         self.done = False
-        self._connections: list[HTTPConnection] = []
+        self._connections: list[_DeadlineConnectionMixin] = []
         self._responses: list[urllib3.BaseHTTPResponse] = []
         self._lock = threading.Lock()
 
     def remaining(self) -> float:
         return max(self.at - time.monotonic(), 0.001)
 
-    def track_connection(self, connection: HTTPConnection) -> None:
+    def track_connection(self, connection: _DeadlineConnectionMixin) -> None:
         with self._lock:
+            connection.deadline = self
             self._connections.append(connection)
             if self.expired:
                 _shut(connection.sock)
@@ -277,7 +278,8 @@ class _Deadline:
                 return False
             self.expired = True
             for connection in self._connections:
-                _shut(connection.sock)  # connecting, handshaking, or reading headers
+                if connection.deadline is self:  # not since reused by another request
+                    _shut(connection.sock)  # connecting, handshaking, or reading headers
             for response in self._responses:
                 _shut_response(response)  # reading a body http.client was handed
             return True
@@ -352,20 +354,23 @@ _current = _Current()
 
 class _DeadlineConnectionMixin:
     """Joins the current request's deadline whenever it connects or sends a request (public
-    methods of http.client's connection; a pooled connection only does the latter)."""
+    methods of http.client's connection; a pooled connection only does the latter).
+    ``deadline`` is the request it serves now: an older request's deadline leaves it alone."""
+
+    sock: socket.socket | None
+    deadline: _Deadline | None = None
 
     def connect(self) -> None:
-        _join_deadline(self)
+        self._join_deadline()
         super().connect()  # type: ignore[misc]
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _join_deadline(self)
+        self._join_deadline()
         super().request(*args, **kwargs)  # type: ignore[misc]
 
-
-def _join_deadline(connection: object) -> None:
-    if _current.deadline is not None and isinstance(connection, HTTPConnection):
-        _current.deadline.track_connection(connection)
+    def _join_deadline(self) -> None:
+        if _current.deadline is not None:
+            _current.deadline.track_connection(self)
 
 
 class _HTTPConnection(_DeadlineConnectionMixin, HTTPConnection):
@@ -617,6 +622,7 @@ class Client:
         if deadline.expired:
             _discard(answer)
             raise self._cut_off()
+        deadline.finish()  # read whole: the connection may serve another request now
         if truncated:
             _discard(answer)  # not back to the pool: the rest of the body is never read
         else:
