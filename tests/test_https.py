@@ -20,6 +20,7 @@ from linkback import Settings, Source, send
 from linkback.http import Client, FetchError, MappedResolver, system_resolver
 from tests.conftest import entry, links_to
 from tests.peer import Peer, Seen, StaticSite
+from tests.test_mkdocs import build_live, copy_site, expected_pings, received, summary
 from tests.tls import Web
 
 Publish = Callable[..., Source]
@@ -283,5 +284,30 @@ def test_linkback_send_over_https_notifies_each_protocol_once(
         "webmention",
     ]
     assert len(blog.ping_requests()) == posts == 3  # once each, and nothing on the second run
+    assert_named(blog.seen, blog)
+    assert_named(https_site.seen, https_site)
+
+
+def test_linkback_discover_over_https(blog: Peer, tmp_path: Path) -> None:
+    url = blog.post_url("all")
+    done = subprocess.run(
+        [sys.executable, "-m", "linkback", "discover", url, "--allow-private", "--timeout", "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"webmention: {blog.base_url}/webmention" in done.stdout
+    assert_named(blog.seen, blog)
+
+
+def test_mkdocs_build_sends_over_https(blog: Peer, https_site: StaticSite, tmp_path: Path) -> None:
+    """The real ``mkdocs build`` sending from https://site.test to https://blog.test."""
+    docs = copy_site(tmp_path / "docs-site", blog.base_url)
+    built = build_live(docs, https_site)
+    assert built.returncode == 0, built.stderr
+    assert summary(built).startswith("linkback: 7 links in 3 pages: 6 sent ")
+    assert sorted(received(blog)) == sorted(expected_pings(blog, https_site))
     assert_named(blog.seen, blog)
     assert_named(https_site.seen, https_site)
