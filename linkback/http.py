@@ -66,7 +66,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, HTTPError, NewConnectionError, SSLError
 
-from .settings import Settings
+from .settings import ConfigError, Settings
 
 MAX_REDIRECTS = 5
 ANSWER_CAP = 64 * 1024  # XML-RPC and trackback answers
@@ -210,8 +210,8 @@ class MappedResolver:
             if not (sep1 and sep2 and host and addresses) or not (port == "*" or port.isdigit()):
                 raise ValueError(f"{RESOLVE_ENV}: {entry!r} is not HOST:PORT:ADDRESS")
             chosen = () if addresses == "-" else tuple(addresses.split("+"))
-            for address in chosen:
-                ipaddress.ip_address(address)  # ValueError names the bad address
+            if not all(_is_ip(address) for address in chosen):
+                raise ValueError(f"{RESOLVE_ENV}: {entry!r} has an address that is not an IP")
             rules.append(ResolveRule(host.lower(), None if port == "*" else int(port), chosen))
         return cls(tuple(rules), fallback)
 
@@ -227,18 +227,29 @@ class MappedResolver:
 
 
 def resolver_from(environ: Mapping[str, str]) -> Resolver:
+    """``LINKBACK_RESOLVE``'s rules over the system resolver; ConfigError if it is malformed."""
     spec = environ.get(RESOLVE_ENV, "").strip()
-    return MappedResolver.parse(spec) if spec else system_resolver
+    try:
+        return MappedResolver.parse(spec) if spec else system_resolver
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
-def ca_bundle(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(CA file, CA folder) from the environment as requests and OpenSSL read it, else
-    certifi's file, so that a site behind a company CA can be reached."""
+def tls_context(environ: Mapping[str, str]) -> ssl.SSLContext:
+    """Certificates checked with the CA bundle the environment names, as requests and OpenSSL
+    read it (so that a site behind a company CA can be reached), else certifi's."""
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
-        value = environ.get(name, "")
-        if value:
-            return (None, value) if os.path.isdir(value) else (value, None)
-    return certifi.where(), None
+        if path := environ.get(name, ""):
+            break
+    else:
+        name, path = "certifi", certifi.where()
+    folder = os.path.isdir(path)
+    try:
+        return ssl.create_default_context(
+            cafile=None if folder else path, capath=path if folder else None
+        )
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(f"{name}: cannot load CA certificates from {path}: {error}") from None
 
 
 # Deadlines ----------------------------------------------------------------------------------
@@ -456,7 +467,8 @@ class Client:
     """A pooled, guarded HTTP client shared by all the threads of one run.
 
     ``resolver`` replaces the system resolver (tests map ``*.test`` names to loopback);
-    ``environ`` (default ``os.environ``) gives ``LINKBACK_RESOLVE`` and the CA bundle."""
+    ``environ`` (default ``os.environ``) gives ``LINKBACK_RESOLVE`` and the CA bundle; either
+    malformed is a ConfigError."""
 
     def __init__(
         self,
@@ -470,11 +482,10 @@ class Client:
         self.settings = settings
         self.max_redirects = max_redirects
         self.resolver = resolver or resolver_from(environ)
-        cafile, capath = ca_bundle(environ)
         self._pools = urllib3.PoolManager(
             num_pools=max(256, settings.concurrency * 8),  # hosts kept warm
             maxsize=max(settings.per_host, 2),
-            ssl_context=ssl.create_default_context(cafile=cafile, capath=capath),
+            ssl_context=tls_context(environ),
         )
         self._pools.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self._dns = ThreadPoolExecutor(

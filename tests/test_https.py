@@ -311,3 +311,36 @@ def test_mkdocs_build_sends_over_https(blog: Peer, https_site: StaticSite, tmp_p
     assert sorted(received(blog)) == sorted(expected_pings(blog, https_site))
     assert_named(blog.seen, blog)
     assert_named(https_site.seen, https_site)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LINKBACK_RESOLVE", "blog.test:127.0.0.2", "is not HOST:PORT:ADDRESS"),
+        ("LINKBACK_RESOLVE", "blog.test:*:localhost", "has an address that is not an IP"),
+        ("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem", "cannot load CA certificates"),
+        ("SSL_CERT_FILE", "{tmp}/not-a-certificate.pem", "cannot load CA certificates"),
+    ],
+)
+def test_a_bad_resolve_rule_or_ca_bundle_is_a_configuration_error(
+    variable: str, value: str, message: str, tmp_path: Path
+) -> None:
+    (tmp_path / "not-a-certificate.pem").write_text("hello", encoding="utf-8")
+    env = {
+        key: item
+        for key, item in os.environ.items()
+        if key not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+    }
+    env[variable] = value.format(tmp=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "linkback", "discover", "https://blog.test/", "--allow-private"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert variable in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
