@@ -71,6 +71,7 @@ from .settings import ConfigError, Settings
 MAX_REDIRECTS = 5
 ANSWER_CAP = 64 * 1024  # XML-RPC and trackback answers
 RESOLVE_ENV = "LINKBACK_RESOLVE"
+RESOLVED_FOR = 30.0  # seconds an answer of the resolver is used again
 _CHUNK = 16 * 1024
 _REDIRECTS = (301, 302, 303, 307, 308)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -496,8 +497,9 @@ class Client:
             "Accept": "*/*",
             "Accept-Encoding": "identity",
         }
+        self._resolved: dict[tuple[str, int], tuple[float, Sequence[str]]] = {}
         self._made = 0
-        self._count_lock = threading.Lock()
+        self._count_lock = threading.Lock()  # also guards _resolved
 
     @property
     def requests_made(self) -> int:
@@ -589,22 +591,7 @@ class Client:
 
     def _address(self, target: _Target, deadline: _Deadline) -> str:
         """The one address this hop connects to, resolved within the deadline and checked."""
-        if _is_ip(target.host):
-            addresses: Sequence[str] = [target.host]
-        else:
-            lookup = self._dns.submit(self.resolver, target.host, target.port)
-            try:
-                addresses = lookup.result(timeout=deadline.remaining())
-            except FutureTimeout:
-                raise FetchError(
-                    f"cannot resolve {target.host} within {self.settings.timeout:g} s",
-                    transient=True,
-                ) from None
-            except (OSError, UnicodeError) as error:
-                # NXDOMAIN included: a name may be registered, or DNS back, by the next build.
-                raise FetchError(f"cannot resolve {target.host}: {error}", transient=True) from None
-            if not addresses:
-                raise FetchError(f"cannot resolve {target.host}: no address", transient=True)
+        addresses = [target.host] if _is_ip(target.host) else self._resolve(target, deadline)
         if not self.settings.allow_private:
             refused = [address for address in addresses if not is_public(address)]
             if refused:
@@ -615,6 +602,34 @@ class Client:
                     blocked=True,
                 )
         return addresses[0]
+
+    def _resolve(self, target: _Target, deadline: _Deadline) -> Sequence[str]:
+        """The addresses of a name, asked for within the deadline and kept a short while (a
+        page and its endpoints are usually on one host)."""
+        key = (target.host, target.port)
+        with self._count_lock:
+            known = self._resolved.get(key)
+        if known is not None and known[0] > time.monotonic():
+            return known[1]
+        lookup = self._dns.submit(self.resolver, target.host, target.port)
+        try:
+            addresses = lookup.result(timeout=deadline.remaining())
+        except FutureTimeout:
+            raise FetchError(
+                f"cannot resolve {target.host} within {self.settings.timeout:g} s",
+                transient=True,
+            ) from None
+        except (OSError, UnicodeError) as error:
+            # NXDOMAIN included: a name may be registered, or DNS back, by the next build.
+            raise FetchError(f"cannot resolve {target.host}: {error}", transient=True) from None
+        if not addresses:
+            raise FetchError(f"cannot resolve {target.host}: no address", transient=True)
+        now = time.monotonic()
+        with self._count_lock:
+            if len(self._resolved) >= 4096:  # a long-running service sees many hosts
+                self._resolved = {k: v for k, v in self._resolved.items() if v[0] > now}
+            self._resolved[key] = (now + RESOLVED_FOR, addresses)
+        return addresses
 
     def _read(
         self, url: str, answer: urllib3.BaseHTTPResponse, cap: int, deadline: _Deadline

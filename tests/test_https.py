@@ -69,6 +69,22 @@ def test_keep_alive_reuses_one_connection_and_keeps_the_host(
         assert_named(peer.seen, peer, tls=tls)
 
 
+def test_a_name_is_resolved_once_for_a_while(
+    blog: Peer, web: Web, make_https_settings: Callable[..., Settings]
+) -> None:
+    asked: list[tuple[str, int]] = []
+
+    def counting(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return web.resolve(host, port)
+
+    client = Client(make_https_settings(), resolver=counting)
+    for kind in ("webmention", "pingback", "trackback"):
+        assert client.get(blog.post_url(kind)).status == 200
+    port = int(origin(blog.base_url).split(":")[1])
+    assert asked == [("blog.test", port)]
+
+
 def test_post_carries_the_name_and_the_body(
     blog: Peer, web: Web, make_https_settings: Callable[..., Settings]
 ) -> None:
