@@ -14,13 +14,15 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from linkback import Settings, Source
 from tests.peer import Peer, StaticSite
-from tests.tls import TestCA, Web
+
+if TYPE_CHECKING:  # imported by the fixtures: the Pelican-versions venvs have no trustme
+    from tests.tls import TestCA, Web
 
 pytest_plugins = ["tests.postgres"]
 
@@ -135,12 +137,16 @@ def publisher(site: StaticSite, site_dir: Path) -> Callable[..., Source]:
 @pytest.fixture(scope="session")
 def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
     """The certificate authority of the test session."""
+    from tests.tls import TestCA
+
     return TestCA(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture
 def web(ca: TestCA, monkeypatch: pytest.MonkeyPatch) -> Iterator[Web]:
     """Servers under host names; sets LINKBACK_RESOLVE and the CA bundle for this test."""
+    from tests.tls import Web
+
     names = Web(ca, monkeypatch)
     try:
         yield names
