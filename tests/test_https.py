@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import urllib3
 
 from linkback import Settings, Source, send
 from linkback.http import Client, FetchError, MappedResolver, system_resolver
@@ -167,6 +168,20 @@ def test_a_64_letter_label_is_a_failure_not_a_traceback(
     with pytest.raises(FetchError, match="invalid URL") as failed:
         Client(make_https_settings()).get(f"https://{'a' * 64}.test/")
     assert failed.value.transient is False
+
+
+def test_the_urllib3_interface_the_client_relies_on() -> None:
+    """Public, but young or little known: each missing would silently weaken a guarantee."""
+    major, minor = (int(part) for part in urllib3.__version__.split(".")[:2])
+    assert (2, 6) <= (major, minor) < (3, 0)  # 2.6: decompression bounded by what is read
+    assert callable(urllib3.HTTPResponse.shutdown)  # 2.3: the deadline cuts a body
+    manager = urllib3.PoolManager()
+    assert set(manager.pool_classes_by_scheme) == {"http", "https"}  # our connection classes
+    pools = [  # one pool per name on one address: SNI and the certificate follow the name
+        manager.connection_from_host("127.0.0.1", 443, "https", {"server_hostname": name})
+        for name in ("a.test", "b.test")
+    ]
+    assert [pool.conn_kw["server_hostname"] for pool in pools] == ["a.test", "b.test"]
 
 
 def test_resolve_rules() -> None:
