@@ -49,6 +49,7 @@ import http.client
 import ipaddress
 import itertools
 import os
+import re
 import socket
 import ssl
 import threading
@@ -78,6 +79,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # What a request target may carry as it is; anything else (non-ASCII, spaces) is
 # percent-encoded as UTF-8, as browsers and requests do.
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")  # after IDNA; "_" is common
 
 Resolver = Callable[[str, int], Sequence[str]]
 """``(host, port) -> addresses``; raises ``socket.gaierror`` (or any OSError) if none."""
@@ -446,8 +448,8 @@ class _Target:
             host = host if _is_ip(host) else host.encode("idna").decode("ascii")
         except (ValueError, UnicodeError) as error:
             raise FetchError(f"invalid URL {url}: {error}", transient=False) from None
-        if not host:
-            raise FetchError(f"no host in URL {url}", transient=False)
+        if not _HOST_NAME.fullmatch(host) and not _is_ip(host):
+            raise FetchError(f"invalid host name in URL {url}", transient=False)
         shown = f"[{host}]" if ":" in host else host
         if parts.port is not None and parts.port != _DEFAULT_PORTS[scheme]:
             shown = f"{shown}:{port}"

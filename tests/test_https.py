@@ -162,12 +162,18 @@ def test_a_name_on_loopback_is_blocked_without_allow_private(
     assert blog.seen == []
 
 
-def test_a_64_letter_label_is_a_failure_not_a_traceback(
-    make_https_settings: Callable[..., Settings],
+@pytest.mark.parametrize(
+    "url", [f"https://{'a' * 64}.test/", "https://a..test/", "http://exa mple.test/", "http:///x"]
+)
+def test_a_host_that_cannot_be_a_name_is_a_failure_not_a_traceback(
+    url: str, make_https_settings: Callable[..., Settings]
 ) -> None:
-    with pytest.raises(FetchError, match="invalid URL") as failed:
-        Client(make_https_settings()).get(f"https://{'a' * 64}.test/")
+    asked: list[str] = []
+    client = Client(make_https_settings(), resolver=lambda host, port: asked.append(host) or [])
+    with pytest.raises(FetchError, match="invalid") as failed:
+        client.get(url)
     assert failed.value.transient is False
+    assert asked == []  # never looked up
 
 
 def test_the_urllib3_interface_the_client_relies_on() -> None:
