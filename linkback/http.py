@@ -5,11 +5,11 @@ needs, using only urllib3's public interface:
 
 - **Resolved addresses are checked.** The client resolves a URL's host itself (through a
   resolver it is given, else the system's), refuses the request if any address is not public
-  (:func:`is_public`; ``allow_private`` lifts this), and connects to the checked address: the
-  pool of a host is keyed by that address, so no connection (redirects and pooled reconnects
-  included) can reach an address that was not checked. TLS still speaks to the *name*: the
-  pool's ``server_hostname`` carries it into SNI and the certificate check, and every request
-  carries ``Host: name[:port]`` itself.
+  (:func:`is_public`; ``allow_private`` lifts this), and connects to the checked address: a
+  pool is keyed by that address (and the name), so no connection (redirects and pooled
+  reconnects included) can reach an address that was not checked. TLS still speaks to the
+  *name*: the pool's ``server_hostname`` carries it into SNI and the certificate check, and
+  every request carries ``Host: name[:port]`` itself.
 - **Names are resolved within the deadline.** A resolver that hangs holds a worker thread, not
   the request. A name that does not resolve is a transient failure (DNS may be back on the
   next build); an address refused by the rule is ``blocked``; a name that cannot be a DNS name
@@ -559,11 +559,10 @@ class Client:
             address = self._address(target, deadline)
             with self._count_lock:
                 self._made += 1
+            # One pool per (address, name): TLS speaks to the name, and the per-host limit
+            # of the scheduler (by name) is the pool's size, even when names share an address.
             pool = self._pools.connection_from_host(
-                address,
-                target.port,
-                target.scheme,
-                {"server_hostname": target.host} if target.scheme == "https" else None,
+                address, target.port, target.scheme, {"server_hostname": target.host}
             )
             remaining = deadline.remaining()
             answer = pool.urlopen(

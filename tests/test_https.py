@@ -6,10 +6,12 @@ header are the host name, never the address linkback connected to.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,6 +86,25 @@ def test_a_name_is_resolved_once_for_a_while(
         assert client.get(blog.post_url(kind)).status == 200
     port = int(origin(blog.base_url).split(":")[1])
     assert asked == [("blog.test", port)]
+
+
+def test_names_that_share_an_address_keep_pools_of_their_own(
+    web: Web, make_https_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Shared hosting: the scheduler allows per_host requests per name, so each name needs a
+    pool of that size, or urllib3 would drop connections and warn in the user's build."""
+    peer = web.peer("shared.test", tls=False, latency=0.3)
+    address = web.address("shared.test")
+    client = Client(make_https_settings(per_host=2), resolver=lambda host, port: [address])
+    urls = [peer.url(f"/{n}/").replace("shared.test", name) for n in range(2) for name in "ab"]
+    threads = [threading.Thread(target=client.get, args=(url,)) for url in urls]
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert [record.getMessage() for record in caplog.records] == []
+    assert sorted(request.host.split(":")[0] for request in peer.seen) == ["a", "a", "b", "b"]
 
 
 def test_post_carries_the_name_and_the_body(
