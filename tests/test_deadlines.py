@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gzip
 import socket
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -221,3 +223,19 @@ def test_a_nested_gzip_bomb_never_exceeds_the_cap_in_memory(
     assert response.truncated is True
     assert peak < 10_000_000
     assert blog.seen[-1].headers["Accept-Encoding"] == "identity"
+
+
+def test_linkback_discover_ends_at_the_deadline(server: Peer, tmp_path) -> None:
+    """The command as a user runs it: a page without length used to hold it for a minute."""
+    url = server.add_handler("/close/", SHAPES["connection-close"])
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "linkback", "discover", url, "--allow-private", "--timeout", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert time.monotonic() - started < 5  # a second, and the interpreter's start
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"{url}: no complete answer within 1 s"
