@@ -21,9 +21,10 @@ import urllib3
 
 from linkback import Settings, Source, send
 from linkback.http import Client, FetchError, MappedResolver, system_resolver
+from tests import test_mkdocs as mkdocs_e2e
+from tests import test_pelican as pelican_e2e
 from tests.conftest import entry, links_to
 from tests.peer import Peer, Seen, StaticSite
-from tests.test_mkdocs import build_live, copy_site, expected_pings, received, summary
 from tests.tls import Web
 
 Publish = Callable[..., Source]
@@ -362,11 +363,11 @@ def test_linkback_discover_over_https(blog: Peer, tmp_path: Path) -> None:
 
 def test_mkdocs_build_sends_over_https(blog: Peer, https_site: StaticSite, tmp_path: Path) -> None:
     """The real ``mkdocs build`` sending from https://site.test to https://blog.test."""
-    docs = copy_site(tmp_path / "docs-site", blog.base_url)
-    built = build_live(docs, https_site)
+    docs = mkdocs_e2e.copy_site(tmp_path / "docs-site", blog.base_url)
+    built = mkdocs_e2e.build_live(docs, https_site)
     assert built.returncode == 0, built.stderr
-    assert summary(built).startswith("linkback: 7 links in 3 pages: 6 sent ")
-    assert sorted(received(blog)) == sorted(expected_pings(blog, https_site))
+    assert mkdocs_e2e.summary(built).startswith("linkback: 7 links in 3 pages: 6 sent ")
+    assert sorted(mkdocs_e2e.received(blog)) == sorted(mkdocs_e2e.expected_pings(blog, https_site))
     assert_named(blog.seen, blog)
     assert_named(https_site.seen, https_site)
 
@@ -402,3 +403,16 @@ def test_a_bad_resolve_rule_or_ca_bundle_is_a_configuration_error(
     assert message in done.stderr
     assert variable in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_pelican_publish_sends_over_https(blog: Peer, web: Web, tmp_path: Path) -> None:
+    """The real ``pelican`` publish from https://site.test to https://blog.test."""
+    folder = pelican_e2e.copy_site(tmp_path / "site", blog)
+    (folder / "output").mkdir()
+    site = web.site("site.test", folder / "output")
+    result = pelican_e2e.pelican(folder, site.url.rstrip("/"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert pelican_e2e.summary(result).startswith(pelican_e2e.FIRST_SUMMARY)
+    assert pelican_e2e.received(blog, site) == pelican_e2e.EXPECTED
+    assert_named(blog.seen, blog)
+    assert_named(site.seen, site)
