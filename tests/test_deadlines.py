@@ -156,6 +156,33 @@ def test_a_deadline_during_redirects_covers_them_all(
     assert failed.value.transient is True
 
 
+def cut_short(head: bytes, body: bytes) -> Route:
+    """An answer that ends (the server closes) before the body it announced."""
+
+    def answer(handler: PeerHandler) -> None:
+        handler.close_connection = True
+        handler.wfile.write(head + body)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        cut_short(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", b"<html>"),
+        cut_short(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"6\r\n<html>\r\n"),
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_a_body_the_server_cuts_short_is_a_transient_failure(
+    route: Route, server: Peer, web: Web, quick: Settings
+) -> None:
+    url = server.add_handler("/short/", route)
+    with pytest.raises(FetchError) as failed:
+        Client(quick, resolver=web.resolve).get(url)
+    assert failed.value.transient is True
+
+
 # What the engine records for a cut-off page --------------------------------------------------
 
 
