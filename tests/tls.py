@@ -21,6 +21,15 @@ The real web is HTTPS to host names; these helpers make the tests the same, offl
   touched. The address guard still applies: loopback needs ``allow_private``.
 - ``web.open(url)`` fetches a URL as an independent client would (http.client and ssl, not
   linkback's code), through the same names; the peers use it to verify the source of a ping.
+
+Fixtures (tests/conftest.py): ``ca`` (session), ``web``, ``blog`` (``web.peer("blog.test")``),
+``https_site`` (``web.site("site.test", site_dir)``), ``make_https_settings`` and
+``https_publish`` (as ``make_settings`` / ``publish``, for ``https_site``). Other uses:
+
+- plain HTTP under a name: ``web.peer("plain.test", tls=False)``;
+- a server of one's own (a receiver started as a subprocess, say) under a name: listen on
+  ``web.address("inbox.test")`` with ``web.ca.server_context("inbox.test")``;
+- a subprocess whose environment is built from scratch: add ``web.environ()`` to it.
 """
 
 from __future__ import annotations
