@@ -10,10 +10,10 @@ needs, using only urllib3's public interface:
   reconnects included) can reach an address that was not checked. TLS still speaks to the
   *name*: the pool's ``server_hostname`` carries it into SNI and the certificate check, and
   every request carries ``Host: name[:port]`` itself.
-- **Names are resolved within the deadline.** A resolver that hangs holds a worker thread, not
-  the request. A name that does not resolve is a transient failure (DNS may be back on the
-  next build); an address refused by the rule is ``blocked``; a name that cannot be a DNS name
-  (a 64-letter label) is a permanent failure.
+- **Names are resolved within the deadline.** A resolver that hangs holds a daemon thread, not
+  the request (nor the process at exit). A name that does not resolve is a transient failure
+  (DNS may be back on the next build); an address refused by the rule is ``blocked``; a name
+  that cannot be a DNS name (a 64-letter label) is a permanent failure.
 - **``timeout`` is a total deadline** over resolution, connection, TLS handshake, headers,
   body and redirects. A reaper thread shuts the sockets of a request that is still running at
   its deadline (the connection's while it connects or reads headers, the response's once
@@ -55,7 +55,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -491,9 +491,6 @@ class Client:
             ssl_context=tls_context(environ),
         )
         self._pools.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-        self._dns = ThreadPoolExecutor(
-            max_workers=max(4, settings.concurrency), thread_name_prefix="linkback-dns"
-        )
         self._headers = {
             "User-Agent": settings.agent,
             "Accept": "*/*",
@@ -509,7 +506,6 @@ class Client:
 
     def close(self) -> None:
         self._pools.clear()
-        self._dns.shutdown(wait=False, cancel_futures=True)
 
     def get(self, url: str, *, cap: int | None = None) -> Response:
         return self.request("GET", url, cap=cap or self.settings.max_page_bytes)
@@ -612,7 +608,7 @@ class Client:
             known = self._resolved.get(key)
         if known is not None and known[0] > time.monotonic():
             return known[1]
-        lookup = self._dns.submit(self.resolver, target.host, target.port)
+        lookup = _in_background(self.resolver, target.host, target.port)
         try:
             addresses = lookup.result(timeout=deadline.remaining())
         except FutureTimeout:
@@ -656,6 +652,21 @@ class Client:
             answer.release_conn()
         body = b"".join(chunks)[:cap]
         return Response(url, answer.status, answer.headers, body, truncated)
+
+
+def _in_background(resolver: Resolver, host: str, port: int) -> Future[Sequence[str]]:
+    """Run a look-up on a daemon thread of its own: one that hangs past the deadline is left
+    behind, and cannot hold the process at exit as a pool's worker would."""
+    future: Future[Sequence[str]] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(resolver(host, port))
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting request
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="linkback-resolve", daemon=True).start()
+    return future
 
 
 def _discard(answer: urllib3.BaseHTTPResponse) -> None:

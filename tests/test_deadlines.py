@@ -266,3 +266,33 @@ def test_linkback_discover_ends_at_the_deadline(server: Peer, tmp_path) -> None:
     assert time.monotonic() - started < 5  # a second, and the interpreter's start
     assert done.returncode == 1
     assert done.stderr.strip() == f"{url}: no complete answer within 1 s"
+
+
+HANGING_RESOLVER = """
+import time
+from linkback import Settings
+from linkback.http import Client, FetchError
+
+def hanging(host, port):
+    time.sleep(30)
+    return ["127.0.0.2"]
+
+settings = Settings.from_mapping({"timeout": 1}, spelling="plain", site_url="https://a.test")
+try:
+    Client(settings, resolver=hanging).get("https://stuck.test/")
+except FetchError as error:
+    print(error)
+"""
+
+
+def test_a_hanging_resolver_holds_neither_the_request_nor_the_exit(tmp_path) -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", HANGING_RESOLVER],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "cannot resolve stuck.test within 1 s", done.stderr
+    assert time.monotonic() - started < 5  # not the resolver's 30 s
