@@ -418,6 +418,10 @@ class Response:
     truncated: bool = False
 
     @property
+    def media_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+    @property
     def charset(self) -> str | None:
         for parameter in self.headers.get("Content-Type", "").split(";")[1:]:
             name, _, value = parameter.partition("=")

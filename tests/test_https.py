@@ -53,7 +53,7 @@ def test_discovery_get_speaks_tls_and_host_to_the_name(
 ) -> None:
     client = Client(make_https_settings(), resolver=web.resolve)
     response = client.get(blog.post_url("webmention"))
-    assert response.status == 200
+    assert (response.status, response.media_type, response.charset) == (200, "text/html", "utf-8")
     assert response.headers["Link"].startswith(f"<{blog.base_url}/webmention>")
     assert_named(blog.seen, blog)
     assert blog.seen[0].request_line == "GET /webmention/post/ HTTP/1.1"
