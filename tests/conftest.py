@@ -1,7 +1,11 @@
 """Fixtures shared by the core tests: a peer blog, the deployed site, and settings to match.
 
-Everything runs on loopback: the peer (the blogs we link to) on 127.0.0.2, the deployed site
-(whose pages the peer fetches to verify a ping) on 127.0.0.3.
+Everything runs on loopback. Over plain HTTP to IP literals: the peer (the blogs we link to)
+on 127.0.0.2, the deployed site (whose pages the peer fetches to verify a ping) on 127.0.0.3
+(fixtures ``peer``, ``site``, ``make_settings``, ``publish``). Over HTTPS to host names (see
+``tests/tls.py``): ``web`` starts servers under names, ``blog`` is a peer at
+``https://blog.test:PORT``, ``https_site`` the deployed site at ``https://site.test:PORT/``,
+with ``make_https_settings`` and ``https_publish`` to match.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from linkback import Settings, Source
 from tests.peer import Peer, StaticSite
+
+if TYPE_CHECKING:  # imported by the fixtures: the Pelican-versions venvs have no trustme
+    from tests.tls import TestCA, Web
 
 pytest_plugins = ["tests.postgres"]
 
@@ -75,6 +82,11 @@ def site(site_dir: Path) -> Iterator[StaticSite]:
 @pytest.fixture
 def make_settings(tmp_path: Path, site: StaticSite) -> Callable[..., Settings]:
     """Settings for sending from ``site`` to loopback peers, with short time-outs."""
+    return settings_for(site, tmp_path)
+
+
+def settings_for(site: StaticSite, tmp_path: Path) -> Callable[..., Settings]:
+    """A maker of settings for sending from ``site``, with short time-outs."""
 
     def make(**values: Any) -> Settings:
         chosen = {"send": True, "allow_private": True, "timeout": TIMEOUT, **values}
@@ -98,6 +110,11 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 @pytest.fixture
 def publish(site: StaticSite, site_dir: Path) -> Callable[..., Source]:
     """Write a page to the deployed site (unless ``live=False``) and return it as a Source."""
+    return publisher(site, site_dir)
+
+
+def publisher(site: StaticSite, site_dir: Path) -> Callable[..., Source]:
+    """A maker of Sources on ``site``, written to ``site_dir`` unless ``live=False``."""
 
     def make(
         slug: str,
@@ -120,6 +137,48 @@ def publish(site: StaticSite, site_dir: Path) -> Callable[..., Source]:
         return source
 
     return make
+
+
+@pytest.fixture(scope="session")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    """The certificate authority of the test session."""
+    from tests.tls import TestCA
+
+    return TestCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def web(ca: TestCA, monkeypatch: pytest.MonkeyPatch) -> Iterator[Web]:
+    """Servers under host names; sets LINKBACK_RESOLVE and the CA bundle for this test."""
+    from tests.tls import Web
+
+    names = Web(ca, monkeypatch)
+    try:
+        yield names
+    finally:
+        names.close()
+
+
+@pytest.fixture
+def blog(web: Web) -> Peer:
+    """A peer blog at https://blog.test:PORT."""
+    return web.peer("blog.test")
+
+
+@pytest.fixture
+def https_site(web: Web, site_dir: Path) -> StaticSite:
+    """The deployed site at https://site.test:PORT/."""
+    return web.site("site.test", site_dir)
+
+
+@pytest.fixture
+def make_https_settings(tmp_path: Path, https_site: StaticSite) -> Callable[..., Settings]:
+    return settings_for(https_site, tmp_path)
+
+
+@pytest.fixture
+def https_publish(https_site: StaticSite, site_dir: Path) -> Callable[..., Source]:
+    return publisher(https_site, site_dir)
 
 
 def deploy(site_dir: Path, source: Source) -> None:

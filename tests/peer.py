@@ -4,16 +4,22 @@ Tests, the demo and the benchmarks ping these instead of the internet. ``Peer`` 
 WordPress where it matters: each post advertises one protocol (or all, or none), every ping
 is verified by fetching the source and looking for a link to the target, and refusals use
 each protocol's own codes. ``add_page`` / ``add_handler`` serve hostile or odd answers.
+
+Both servers speak plain HTTP on an IP literal by default; given a ``name`` and a TLS
+``context`` (see ``tests/tls.py``, which makes both) they serve HTTPS as that host name. Each
+request they answer is kept as a :class:`Seen`: the TLS server name (SNI), the ``Host``
+header, the request line, the headers and the body, for tests to assert what went on the wire.
 """
 
 from __future__ import annotations
 
+import ssl
 import sys
 import threading
 import time
 import xmlrpc.client
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from functools import partial
 from html import escape
@@ -51,6 +57,43 @@ class Received:
     url: str = ""
 
 
+@dataclass
+class Seen:
+    """One request as a server saw it. ``sni`` is the name the client asked for in the TLS
+    handshake (None on plain HTTP, or when the client sent none, as for an IP address)."""
+
+    sni: str | None
+    host: str
+    request_line: str
+    headers: Message
+    client: tuple[str, int]
+    body: bytes = field(default=b"", repr=False)
+
+    @property
+    def method(self) -> str:
+        return self.request_line.split(" ", 1)[0]
+
+    @property
+    def path(self) -> str:
+        return self.request_line.split(" ")[1]
+
+
+def _seen(handler: BaseHTTPRequestHandler) -> Seen:
+    return Seen(
+        sni=getattr(handler.connection, "sni", None),
+        host=handler.headers.get("Host", ""),
+        request_line=handler.requestline,
+        headers=handler.headers,
+        client=handler.client_address[:2],
+    )
+
+
+def remember_sni(sock: ssl.SSLSocket | ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+    """An ``sni_callback`` that keeps the server name on the socket for :class:`Seen`."""
+    sock.sni = name  # type: ignore[union-attr]
+
+
+Fetch = Callable[[str], tuple[bytes, str]]  # url -> (body, final URL)
 Route = Callable[["PeerHandler"], None]
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]  # pairs: a header may repeat
 
@@ -58,11 +101,28 @@ Headers = Mapping[str, str] | Iterable[tuple[str, str]]  # pairs: a header may r
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    ssl_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        """With TLS, the handshake happens here, on the connection's own thread."""
+        if self.ssl_context is not None:
+            request.settimeout(30)
+            request = self.ssl_context.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
 
     def handle_error(self, request: object, client_address: object) -> None:
-        """A client that hangs up (a time-out, a killed run) is expected, not an error."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        """A client that hangs up (a time-out, a killed run) or refuses the certificate is
+        expected, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError | TimeoutError):
             super().handle_error(request, client_address)
+
+
+def _origin(server: _Server, host: str, name: str | None, context: ssl.SSLContext | None) -> str:
+    """The server's base URL; with a TLS context it serves HTTPS as ``name``."""
+    server.ssl_context = context
+    scheme = "https" if context is not None else "http"
+    shown = name or (f"[{host}]" if ":" in host else host)
+    return f"{scheme}://{shown}:{server.server_address[1]}"
 
 
 class _Background:
@@ -90,14 +150,27 @@ class _Background:
 
 
 class Peer(_Background):
-    """A blog at ``base_url`` with posts at ``/<kind>/<slug>/`` and the three endpoints."""
+    """A blog at ``base_url`` with posts at ``/<kind>/<slug>/`` and the three endpoints.
 
-    def __init__(self, host: str = "127.0.0.2", *, verify: bool = True, latency: float = 0.0):
+    ``name`` and ``context`` make it serve HTTPS as that name; ``fetch`` is how it fetches a
+    source to verify a ping (by default urllib, which knows no test names)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.2",
+        *,
+        verify: bool = True,
+        latency: float = 0.0,
+        name: str | None = None,
+        context: ssl.SSLContext | None = None,
+        fetch: Fetch | None = None,
+    ):
         self.verify = verify
         self.latency = latency
         self.received: list[Received] = []
         self.requests: list[tuple[str, str]] = []
         self.headers: list[Message] = []  # the headers of each request, in order
+        self.seen: list[Seen] = []  # each request as it came, SNI and body included
         self.connections: set[tuple[str, int]] = set()  # client (address, port) pairs
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests it was answering at one time
@@ -105,8 +178,8 @@ class Peer(_Background):
         self._routes: dict[tuple[str, str], Route] = {}
         self.server = _Server((host, 0), PeerHandler)
         self.server.peer = self  # type: ignore[attr-defined]
-        self.base_url = f"http://{host}:{self.server.server_address[1]}"
-        self._opener = build_opener(ProxyHandler({}))
+        self.base_url = _origin(self.server, host, name, context)
+        self._fetch = fetch or _urllib_fetch
 
     # What tests use -------------------------------------------------------------------------
 
@@ -177,13 +250,16 @@ class Peer(_Background):
 
     # Internals ------------------------------------------------------------------------------
 
-    def _log(self, handler: PeerHandler) -> None:
+    def _log(self, handler: PeerHandler) -> Seen:
+        seen = _seen(handler)
         with self._lock:
             self.requests.append((handler.command, handler.path))
             self.headers.append(handler.headers)
+            self.seen.append(seen)
             self.connections.add(handler.client_address[:2])
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        return seen
 
     def _done(self) -> None:
         with self._lock:
@@ -216,9 +292,7 @@ class Peer(_Background):
         if not self.verify:
             return None
         try:
-            with self._opener.open(source, timeout=VERIFY_TIMEOUT) as response:
-                body = response.read(VERIFY_MAX_BYTES)
-                final_url = response.geturl()
+            body, final_url = self._fetch(source)
         except Exception as error:  # noqa: BLE001 - any failure means "source missing"
             return f"source not served: {error}"
         try:
@@ -229,6 +303,11 @@ class Peer(_Background):
         if urldefrag(target).url not in links:
             return "source does not link to target"
         return None
+
+
+def _urllib_fetch(url: str) -> tuple[bytes, str]:
+    with build_opener(ProxyHandler({})).open(url, timeout=VERIFY_TIMEOUT) as response:
+        return response.read(VERIFY_MAX_BYTES), response.geturl()
 
 
 @dataclass(frozen=True)
@@ -348,7 +427,9 @@ class PeerHandler(BaseHTTPRequestHandler):
 
     def read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        self._seen.body = body
+        return body
 
     def form(self) -> dict[str, str]:
         charset = self.headers.get_content_charset() or "utf-8"
@@ -356,7 +437,7 @@ class PeerHandler(BaseHTTPRequestHandler):
         return {name: values[0] for name, values in fields.items()}
 
     def _dispatch(self) -> None:
-        self.peer._log(self)
+        self._seen = self.peer._log(self)
         try:
             self._answer()
         finally:
@@ -482,16 +563,27 @@ class _QuietFiles(SimpleHTTPRequestHandler):
         """Quiet: tests read ``site.requests`` instead."""
 
     def send_head(self):  # type: ignore[no-untyped-def]
-        self.server.site.requests.append((self.command, self.path))  # type: ignore[attr-defined]
+        site = self.server.site  # type: ignore[attr-defined]
+        site.requests.append((self.command, self.path))
+        site.seen.append(_seen(self))
         return super().send_head()
 
 
 class StaticSite(_Background):
-    """Serves ``root`` at ``url`` (with a trailing slash): the site as deployed."""
+    """Serves ``root`` at ``url`` (with a trailing slash): the site as deployed; with ``name``
+    and ``context`` over HTTPS as that name."""
 
-    def __init__(self, root: str | Path, host: str = "127.0.0.3"):
+    def __init__(
+        self,
+        root: str | Path,
+        host: str = "127.0.0.3",
+        *,
+        name: str | None = None,
+        context: ssl.SSLContext | None = None,
+    ):
         self.root = Path(root)
         self.requests: list[tuple[str, str]] = []
+        self.seen: list[Seen] = []
         self.server = _Server((host, 0), partial(_QuietFiles, directory=str(self.root)))
         self.server.site = self  # type: ignore[attr-defined]
-        self.url = f"http://{host}:{self.server.server_address[1]}/"
+        self.url = _origin(self.server, host, name, context) + "/"
