@@ -203,14 +203,7 @@ def test_a_wrong_token_on_the_first_build_shows_nothing_and_warns_once(
     [
         "500",
         "drip",
-        pytest.param(
-            "drip without length",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="linkback.http: urllib3 hands a read-until-close body's socket to "
-                "http.client, so the reaper finds connection.sock None and cannot cut it",
-            ),
-        ),
+        "drip without length",
         "garbage",
         "not a feed",
         "down",
