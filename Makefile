@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-pelican-versions lint demo bench bench-large clean
+.PHONY: install test test-pelican-versions lint demo bench bench-large dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,5 +46,12 @@ bench: $(STAMP)
 bench-large: $(STAMP)
 	$(BIN)/python -m benchmarks --large
 
+# The sdist and the wheel in dist/, built as an installer builds them (an isolated build
+# environment) and checked as PyPI would check their metadata.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) .venv-pelican-oldest .venv-pelican-newest build *.egg-info .pytest_cache .ruff_cache benchmarks/work
+	rm -rf $(VENV) .venv-pelican-oldest .venv-pelican-newest build dist *.egg-info .pytest_cache .ruff_cache benchmarks/work

@@ -40,8 +40,8 @@ def main() -> int:
         console.print(f"The peer blog runs at {peer.base_url}")
         failures = [
             failure
-            for name, folder, host in SITES
-            for failure in demo_site(name, folder, host, Path(work), peer)
+            for name, folder, host, upload in SITES
+            for failure in demo_site(name, folder, host, upload, Path(work), peer)
         ]
     console.rule()
     seconds = time.monotonic() - started
@@ -53,26 +53,30 @@ def main() -> int:
     return 0
 
 
-# Each sample site: its folder under sample_site/, and the loopback host serving it.
-SITES = (("Pelican", "pelican", "127.0.0.3"), ("MkDocs", "mkdocs", "127.0.0.4"))
+# Each sample site: its folder under sample_site/, the loopback host serving it, and its
+# Makefile's upload target (the Pelican sample's is named as pelican-quickstart names it).
+SITES = (
+    ("Pelican", "pelican", "127.0.0.3", "rsync_upload"),
+    ("MkDocs", "mkdocs", "127.0.0.4", "upload"),
+)
 
 
-def demo_site(name: str, folder: str, host: str, work: Path, peer: Peer) -> list[str]:
-    """One sample site: `make upload` (publish, copy, deliver), then `make publish` again."""
+def demo_site(name: str, folder: str, host: str, upload: str, work: Path, peer: Peer) -> list[str]:
+    """One sample site: its upload target (publish, copy, deliver), then `make publish`."""
     site_dir = copy_site(ROOT / "sample_site" / folder, work / folder, peer)
     deployed = site_dir / "deployed"
     deployed.mkdir()
     with StaticSite(deployed, host) as site:
         env = site_environment(site)
-        console.rule(f"{name}: make upload", style="cyan")
+        console.rule(f"{name}: make {upload}", style="cyan")
         console.print(
             f"A copy of sample_site/{folder} in {site_dir}; its deployed/ folder is served "
-            f"at {site.url}\n`make upload` publishes with sending on (pages not online yet "
+            f"at {site.url}\n`make {upload}` publishes with sending on (pages not online yet "
             "keep their pings pending), copies the site into deployed/ and runs "
             "`linkback deliver`."
         )
         received_before = len(peer.received)
-        run(["make", "upload"], site_dir, env)
+        run(["make", upload, f"DEPLOYDIR={deployed}"], site_dir, env)
         received = peer.received[received_before:]
         show_received(received)
         console.rule(f"{name}: make publish, again", style="cyan")

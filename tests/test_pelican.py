@@ -320,7 +320,8 @@ def test_environment_can_turn_sending_off(site_copy: Path, peer: Peer, site: Sta
 def test_upload_target_delivers_the_pending_pings(
     site_copy: Path, peer: Peer, site: StaticSite, site_dir: Path
 ) -> None:
-    """The sample's ``make upload``: publish (pages not live: pings wait), copy, deliver."""
+    """The sample's ``make rsync_upload``: publish (pages not live: pings wait), upload,
+    deliver; DEPLOYDIR makes its upload a copy into the served folder."""
     publish = pelican(site_copy, site.url.rstrip("/"))
     assert publish.returncode == 0, publish.stdout + publish.stderr
     assert "6 pending until live" in summary(publish)
@@ -332,7 +333,7 @@ def test_upload_target_delivers_the_pending_pings(
     }
     assert statuses == {"pending", "no-endpoint"}
     upload = subprocess.run(
-        ["make", "upload", f"DEPLOYDIR={site_dir}"],
+        ["make", "rsync_upload", f"DEPLOYDIR={site_dir}"],
         cwd=site_copy,
         env=environment(site.url.rstrip("/")),
         capture_output=True,
