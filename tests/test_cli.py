@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import links_to
 from tests.peer import Peer, StaticSite
+from tests.unprivileged import Unprivileged
 
 NETWORK = ["--allow-private", "--timeout", "2"]
 
@@ -322,3 +323,67 @@ def test_discover_webmention_rocks_cases(number: int, peer: Peer, tmp_path: Path
     assert result.returncode == 0, result.stderr
     expected = peer.url(WEBMENTION_ROCKS[number][3])
     assert result.stdout.splitlines()[0].startswith(f"webmention: {expected} (")
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """A configuration error: exit 2 and one line that says so, never a traceback."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("linkback: error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["send", "out", "--site-url", "http://[::1"],
+        ["send", "out", "--site-url", "https://my.blog:port/"],
+        ["send", "out", "--site-url", "https://my.blog", "--timeout", "inf"],
+        ["send", "out", "--site-url", "https://my.blog", "--timeout", "nan"],
+        ["send", "out", "--site-url", "https://my.blog", "--max-page-bytes", "1e999"],
+        ["deliver", "--timeout", "inf"],
+        ["discover", "http://127.0.0.9:9/", "--timeout", "nan"],
+    ],
+)
+def test_bad_numbers_and_urls_are_one_line_errors(args: list[str], tmp_path: Path) -> None:
+    write(tmp_path / "out", "post.html", page(links_to("http://127.0.0.9:9/x/")))
+    one_line_error(linkback(*args, cwd=tmp_path))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--site-url", "ftp://x/"],
+        ["--site-url", "https://my.blog", "--content-selector", "[[["],
+        ["--site-url", "https://my.blog", "--sent-log", "out/linkback-sent.json"],
+        ["--site-url", "https://my.blog", "--sent-log", "corrupt.json"],
+    ],
+)
+def test_nothing_is_written_before_everything_is_checked(args: list[str], tmp_path: Path) -> None:
+    """A run that stops leaves every page as the generator wrote it (no RDF block about
+    ftp://x/ that a corrected run would keep, "never twice")."""
+    (tmp_path / "corrupt.json").write_text("{", encoding="utf-8")
+    before = {
+        path: write(tmp_path / "out", path, page(links_to("http://127.0.0.9:9/x/"))).read_bytes()
+        for path in ("a/index.html", "b.html")
+    }
+    endpoints = ["--webmention-endpoint", "https://my.blog/wm", "--trackback-endpoint", "/tb"]
+    one_line_error(linkback("send", "out", *args, *endpoints, *NETWORK, cwd=tmp_path))
+    assert {path: (tmp_path / "out" / path).read_bytes() for path in before} == before
+
+
+def test_an_unwritable_page_is_a_one_line_error_before_any_page_changes(
+    unprivileged: Unprivileged, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    first = write(site, "a.html", page(links_to("http://127.0.0.9:9/x/")))
+    second = write(site, "b.html", page(links_to("http://127.0.0.9:9/y/")))
+    second.chmod(0o444)
+    before = first.read_bytes()
+    result = unprivileged.run(
+        [_script(), "send", "site", "--site-url", "https://my.blog", "--no-check-live"]
+        + ["--webmention-endpoint", "https://my.blog/wm"],
+        cwd=tmp_path,
+    )
+    assert "b.html" in one_line_error(result)
+    assert first.read_bytes() == before
