@@ -204,7 +204,9 @@ def read_page(
     return Source(
         url=page_url(path, root, site_url),
         title=title,
-        content=lxml.html.tostring(content, encoding="unicode"),
+        # The XML serialiser keeps attribute values as written: the HTML one percent-encodes
+        # non-ASCII hrefs, and receivers match the target literally (SPEC "What is sent").
+        content=etree.tostring(content, method="xml", encoding="unicode", with_tail=False),
         excerpt=str(description) or content.text_content()[:600],
     )
 

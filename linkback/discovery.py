@@ -14,6 +14,7 @@ import lxml.html
 from lxml import etree
 from requests.utils import parse_header_links
 
+from .links import sniffed_charset
 from .pages import DC_NAMESPACE, RDF_NAMESPACE, TRACKBACK_NAMESPACE
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -59,6 +60,7 @@ def parse_html(body: bytes, charset: str | None) -> etree._Element | None:
     """Parse a page as a browser would: broken markup and bad bytes do not stop discovery."""
     if not body.strip():
         return None
+    charset = sniffed_charset(body, charset)
     try:
         parser = lxml.html.HTMLParser(encoding=charset, recover=True) if charset else None
         return lxml.html.document_fromstring(body, parser=parser)

@@ -387,3 +387,22 @@ def test_an_unwritable_page_is_a_one_line_error_before_any_page_changes(
     )
     assert "b.html" in one_line_error(result)
     assert first.read_bytes() == before
+
+
+@pytest.mark.parametrize("check_live", ["--check-live", "--no-check-live"])
+def test_targets_go_out_exactly_as_written_iris_included(
+    check_live: str, peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    """Receivers match the target literally: ``café`` is not ``caf%C3%A9`` to them."""
+    endpoint = peer.add_endpoint("/wm")
+    headers = {"Link": f'<{endpoint.url}>; rel="webmention"'}
+    peer.add_page("/t/caf%C3%A9/", "<html><body>a post</body></html>", headers=headers)
+    target = peer.url("/t/café/?q=thé&x=1")
+    write(site_dir, "post/index.html", page(f'<article><a href="{target}">it</a></article>'))
+    result = linkback(
+        "send", str(site_dir), "--site-url", site.url, check_live, *NETWORK, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 sent" in result.stdout
+    assert endpoint.forms() == [{"source": f"{site.url}post/", "target": target}]
+    assert list(sent_log(tmp_path)["links"][f"{site.url}post/"]) == [target]
