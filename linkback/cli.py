@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -173,6 +174,8 @@ def _selectors(chosen: str | None) -> tuple[CSSSelector, ...]:
 
 
 _DEFAULT_SELECTORS = tuple(CSSSelector(selector) for selector in DEFAULT_CONTENT_SELECTORS)
+# An XHTML page may start with one; lxml refuses a str that declares its encoding.
+_XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml\b[^>]*\?>")
 
 
 def page_url(path: Path, root: Path, site_url: str) -> str:
@@ -193,11 +196,13 @@ def read_page(
         logger.warning("linkback: cannot read %s: %s", path, error)
         return None
     try:
-        tree = lxml.html.document_fromstring(text)
-    except (etree.ParserError, ValueError):
+        tree = lxml.html.document_fromstring(_XML_DECLARATION.sub("", text, count=1))
+    except (etree.ParserError, ValueError) as error:
+        logger.warning("linkback: cannot parse %s (%s); its links are not sent", path, error)
         return None
     content = next((found[0] for found in (select(tree) for select in selectors) if found), None)
     if content is None:
+        logger.debug("linkback: %s has no content to send links from", path)
         return None
     title = (tree.findtext(".//title") or "").strip()
     description = tree.xpath("string(//meta[@name='description']/@content)")

@@ -406,3 +406,22 @@ def test_targets_go_out_exactly_as_written_iris_included(
     assert "1 sent" in result.stdout
     assert endpoint.forms() == [{"source": f"{site.url}post/", "target": target}]
     assert list(sent_log(tmp_path)["links"][f"{site.url}post/"]) == [target]
+
+
+def test_xhtml_pages_with_an_xml_declaration_are_read(
+    peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    target = peer.post_url("webmention")
+    write(
+        site_dir,
+        "post/index.html",
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"'
+        ' "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+        '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>X</title></head>'
+        f'<body><article><p>See <a href="{target}">this</a>.</p></article></body></html>',
+    )
+    result = linkback("send", str(site_dir), "--site-url", site.url, *NETWORK, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 links in 1 pages: 1 sent (1 webmention)" in result.stdout
+    assert [r.target for r in peer.received_by("webmention")] == [target]
