@@ -88,12 +88,18 @@ def pingback_from_html(tree: etree._Element, base_url: str) -> str | None:
     return None
 
 
-def trackback_from_html(tree: etree._Element, target: str) -> str | None:
-    """The ``trackback:ping`` of the RDF block whose identifier is the target.
+def trackback_from_html(tree: etree._Element, target: str, base_url: str) -> str | None:
+    """The ``trackback:ping`` of the RDF block whose identifier is the target, resolved
+    against ``base_url`` (the page's final URL) as every other endpoint is.
 
     A page listing several posts carries one block per post; only the block about this
     target counts. A lone block counts when its identifier is missing.
     """
+    ping = _trackback_ping(tree, target)
+    return urljoin(base_url, ping) if ping else None
+
+
+def _trackback_ping(tree: etree._Element, target: str) -> str | None:
     wanted = {_normalise(target)}
     candidates: list[tuple[str | None, str]] = []
     for comment in tree.iter(etree.Comment):
@@ -165,7 +171,7 @@ def discover(
             pingback = pingback_from_html(tree, final_url)
             if pingback:
                 found.append(("pingback", '<link rel="pingback">'))
-        trackback = trackback_from_html(tree, target)
+        trackback = trackback_from_html(tree, target, final_url)
         if trackback:
             found.append(("trackback", "RDF trackback:ping"))
     return Endpoints(webmention, pingback, trackback, tuple(found))
