@@ -26,6 +26,7 @@ from .report import Report
 from .sentlog import read_links
 from .settings import OPTIONS, ConfigError, Settings
 from .source import Source
+from .terminal import printable
 
 DEFAULT_CONTENT_SELECTORS = ("article", ".h-entry, .e-content", "main", "body")
 NETWORK_OPTIONS = (
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return _status(settings)
         return _discover(settings, args.url)
     except ConfigError as error:
-        print(f"linkback: error: {error}", file=sys.stderr)
+        print(f"linkback: error: {printable(error)}", file=sys.stderr)  # one line, always
         return 2
 
 
@@ -250,7 +251,8 @@ def _status(settings: Settings) -> int:
                 if entry.get("status") == "failed" and entry.get("retry")
                 else ""
             )
-            print(f"{entry['status']}: {source} -> {target}: {entry.get('detail', '')}{retry}")
+            line = f"{entry['status']}: {source} -> {target}: {entry.get('detail') or ''}"
+            print(printable(line) + retry)
     return 0
 
 
@@ -259,12 +261,12 @@ def _discover(settings: Settings, url: str) -> int:
     try:
         response = client.get(url)
     except FetchError as error:
-        print(f"{url}: {error}", file=sys.stderr)
+        print(printable(f"{url}: {error}"), file=sys.stderr)
         return 1
     finally:
         client.close()
     if not 200 <= response.status < 300:
-        print(f"{url}: HTTP {response.status}", file=sys.stderr)
+        print(printable(f"{url}: HTTP {response.status}"), file=sys.stderr)
         return 1
     endpoints = discover(
         response.url, response.headers, response.body, url, charset=response.charset
@@ -272,5 +274,10 @@ def _discover(settings: Settings, url: str) -> int:
     where = dict(endpoints.found)
     for protocol in ("webmention", "pingback", "trackback"):
         endpoint = endpoints.get(protocol)
-        print(f"{protocol}: {endpoint} ({where[protocol]})" if endpoint else f"{protocol}: none")
+        # The endpoints are the server's words: a header may carry terminal escapes.
+        print(
+            printable(
+                f"{protocol}: {endpoint} ({where[protocol]})" if endpoint else f"{protocol}: none"
+            )
+        )
     return 0

@@ -28,6 +28,7 @@ from .protocols import SENDERS, Outcome, failure_of, http_failure
 from .report import Report
 from .sentlog import Entry, SentLog, now_iso
 from .settings import Settings
+from .terminal import printable
 
 PAUSE_BUDGET_SECONDS = 60.0  # rate-limit pauses a run accepts before leaving the rest for later
 
@@ -317,7 +318,9 @@ class _Run:
     def _pause_host(self, host: str, seconds: float) -> bool:
         """Pause a rate-limiting host if the run's budget allows; else give up its queue."""
         if self.scheduler.pause_total + seconds <= PAUSE_BUDGET_SECONDS:
-            self.logger.info("linkback: %s asks to slow down; pausing it %.0f s", host, seconds)
+            self.logger.info(
+                "linkback: %s asks to slow down; pausing it %.0f s", printable(host), seconds
+            )
             self.scheduler.pause(host, seconds)
             return True
         for step in self.scheduler.drain(host):
@@ -405,7 +408,11 @@ class _Run:
         self.progress.advance()
 
     def _log_result(self, job: Job, status: str, detail: str) -> None:
-        self.logger.debug("linkback: %s -> %s: %s: %s", job.ping.source, job.key, status, detail)
+        """One line per target (``--verbose``); ``detail`` may quote a server: escaped."""
+        self.logger.debug(
+            "linkback: %s -> %s: %s: %s",
+            *map(printable, (job.ping.source, job.key, status, detail)),
+        )
 
     def execute(self) -> None:
         try:
@@ -440,7 +447,8 @@ def execute(
                 run.discover_then_ping(job)
             else:
                 logger.warning(
-                    "linkback: pending %s -> %s has no endpoint saved", job.ping.source, job.key
+                    "linkback: pending %s -> %s has no endpoint saved",
+                    *map(printable, (job.ping.source, job.key)),
                 )
         run.execute()
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import links_to
-from tests.peer import Peer, StaticSite
+from tests.peer import Answer, Peer, StaticSite, trackback_answer
 from tests.unprivileged import Unprivileged
 
 NETWORK = ["--allow-private", "--timeout", "2"]
@@ -425,3 +425,31 @@ def test_xhtml_pages_with_an_xml_declaration_are_read(
     assert result.returncode == 0, result.stderr
     assert "1 links in 1 pages: 1 sent (1 webmention)" in result.stdout
     assert [r.target for r in peer.received_by("webmention")] == [target]
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x9b1m"
+IN_XML = "\x9b2J\u202e"  # XML 1.0 holds no C0 control: a C1 one and a bidi override
+
+
+def test_what_servers_say_is_printed_with_control_characters_escaped(
+    peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    """A header, a fault string or a trackback message must not drive the terminal."""
+    endpoint = peer.add_endpoint(
+        "/tb", Answer(200, trackback_answer(f"no{IN_XML}"), "text/xml; charset=utf-8")
+    )
+    target = peer.add_target("tb", trackback=endpoint.url)
+    shown = peer.add_page("/shown/", "<html></html>", headers={"X-Pingback": f"/x{ESCAPES}"})
+    write(site_dir, "post/index.html", page(f"<article>{links_to(target)}</article>"))
+    runs = [
+        linkback("discover", shown, *NETWORK, cwd=tmp_path),
+        linkback("send", str(site_dir), "--site-url", site.url, "-v", *NETWORK, cwd=tmp_path),
+        linkback("status", cwd=tmp_path),
+    ]
+    assert [run.returncode for run in runs] == [0, 1, 0], [run.stderr for run in runs]
+    for run in runs:
+        printed = run.stdout + run.stderr
+        assert not any(char in printed for char in "\x1b\x07\x9b\u202e"), printed
+    assert "\\x1b]0;owned\\x07" in runs[0].stdout
+    assert "no\\x9b2J\\u202e" in runs[1].stderr
+    assert "no\\x9b2J\\u202e" in runs[2].stdout
