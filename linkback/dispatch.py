@@ -210,7 +210,11 @@ class _Run:
     def ping_when_live(self, job: Job) -> None:
         if self.settings.dry_run:
             self.report.would_send += 1
-            self._log_result(job, "would be sent", f"via {job.candidates[0][0]}")
+            protocol, endpoint = job.candidates[0]
+            self.logger.info(
+                "linkback: would send %s -> %s by %s to %s",
+                *map(printable, (job.ping.source, job.key, protocol, endpoint)),
+            )
             self.progress.advance()
             return
         if not self.settings.check_live:

@@ -167,6 +167,11 @@ def test_dry_run_writes_nothing(
     )
     assert result.returncode == 0, result.stderr
     assert "1 would be sent" in result.stdout
+    # Without --verbose, still what would be pinged and where.
+    target, endpoint = peer.post_url("webmention"), peer.url("/webmention")
+    assert f"would send {site.url}post.html -> {target} by webmention to {endpoint}" in (
+        result.stderr
+    )
     assert path.read_text(encoding="utf-8") == html
     assert not (tmp_path / "linkback-sent.json").exists()
     assert peer.ping_requests() == []
