@@ -61,15 +61,21 @@ class Scheduler:
         self._done: SimpleQueue[Future[Any]] = SimpleQueue()
         self.pause_total = 0.0
 
-    def submit(self, host: str, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        self._queues[host].append(_Step(host, work, then))
-        self._ready.append(host)
-
-    def requeue_first(
-        self, step_host: str, work: Callable[[], Any], then: Callable[[Any], None]
+    def submit(
+        self,
+        host: str,
+        work: Callable[[], Any],
+        then: Callable[[Any], None],
+        *,
+        first: bool = False,
     ) -> None:
-        self._queues[step_host].appendleft(_Step(step_host, work, then))
-        self._ready.append(step_host)
+        """Queue a step for ``host``; ``first`` puts it ahead of the host's other steps."""
+        step = _Step(host, work, then)
+        if first:
+            self._queues[host].appendleft(step)
+        else:
+            self._queues[host].append(step)
+        self._ready.append(host)
 
     def pause(self, host: str, seconds: float) -> None:
         self._paused_until[host] = time.monotonic() + seconds
@@ -180,6 +186,9 @@ class _Run:
         self.live: dict[str, _LiveState] = {}
         self.waiting_for_discovery: dict[str, list[Job]] = defaultdict(list)
         self.waiting_for_live: dict[str, list[Job]] = defaultdict(list)
+        # What was tried again after a 429 in this run (a target's discovery, a pair's ping):
+        # once only, so a server that answers 429 for ever is not hammered.
+        self.rate_limited: set[tuple[str, str]] = set()
 
     # Building blocks: each schedules one request and says what follows it.
 
@@ -189,20 +198,22 @@ class _Run:
         target = job.ping.target
         self.waiting_for_discovery[target].append(job)
         if len(self.waiting_for_discovery[target]) == 1:
-            self.scheduler.submit(
-                host_key(target), lambda: self._discover(target), lambda r: self._found(target, r)
-            )
+            self._submit_discovery(target)
+
+    def _submit_discovery(self, target: str, *, first: bool = False) -> None:
+        self.scheduler.submit(
+            host_key(target),
+            lambda: self._discover(target),
+            lambda answer: self._found(target, answer),
+            first=first,
+        )
 
     def _found(self, target: str, answer: Response | FetchError | Endpoints) -> None:
         failure = http_failure(answer) if isinstance(answer, Response) else None
-        if (
-            failure
-            and failure.pause is not None
-            and self._pause_host(host_key(target), failure.pause)
+        if failure is not None and self._again_after_pause(
+            ("discovery", target), host_key(target), failure.pause
         ):
-            self.scheduler.requeue_first(
-                host_key(target), lambda: self._discover(target), lambda r: self._found(target, r)
-            )
+            self._submit_discovery(target, first=True)
             return
         for job in self.waiting_for_discovery.pop(target, []):
             self._discovered(job, answer)
@@ -289,25 +300,22 @@ class _Run:
         found = self.targets_of[source].intersection(links.absolute_targets(raw, answer.url))
         return _LiveState(True, "live page does not carry the link yet", frozenset(found))
 
-    def _ping(self, job: Job) -> None:
+    def _ping(self, job: Job, *, first: bool = False) -> None:
         protocol, endpoint = job.candidates[job.index]
         sender = SENDERS[protocol]
         self.scheduler.submit(
             host_key(endpoint),
             lambda: sender(self.client, endpoint, job.ping),
             lambda outcome: self._pinged(job, outcome),
+            first=first,
         )
 
     def _pinged(self, job: Job, outcome: Outcome | FetchError) -> None:
         if isinstance(outcome, FetchError):  # a drained step, or a bug in a sender
             outcome = failure_of(outcome)
         protocol, endpoint = job.candidates[job.index]
-        if outcome.pause is not None and self._pause_host(host_key(endpoint), outcome.pause):
-            self.scheduler.requeue_first(
-                host_key(endpoint),
-                lambda: SENDERS[protocol](self.client, endpoint, job.ping),
-                lambda again: self._pinged(job, again),
-            )
+        if self._again_after_pause((job.ping.source, job.key), host_key(endpoint), outcome.pause):
+            self._ping(job, first=True)
             return
         permanent = not (outcome.sent or outcome.transient or outcome.blocked)
         if permanent and job.index + 1 < len(job.candidates):
@@ -318,6 +326,14 @@ class _Run:
             self._ping(job)
             return
         self._finish(job, outcome, protocol=protocol, endpoint=endpoint)
+
+    def _again_after_pause(self, key: tuple[str, str], host: str, pause: float | None) -> bool:
+        """After a 429 (``pause`` is its wait): True when the request goes again after the
+        pause, which is once per target or pair in a run, within the run's pause budget."""
+        if pause is None or key in self.rate_limited:
+            return False
+        self.rate_limited.add(key)
+        return self._pause_host(host, pause)
 
     def _pause_host(self, host: str, seconds: float) -> bool:
         """Pause a rate-limiting host if the run's budget allows; else give up its queue."""
