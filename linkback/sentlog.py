@@ -14,12 +14,12 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .settings import ConfigError
+from .settings import PROTOCOLS, ConfigError
 
 VERSION = 1
 STATUSES = ("sent", "no-endpoint", "failed", "skipped", "pending")
@@ -82,7 +82,59 @@ def parse_links(path: Path, raw: bytes) -> dict[str, dict[str, Entry]]:
             f"the sent-log {path} does not have the shape "
             '{"version": 1, "links": {source: {target: entry}}}; it was left untouched'
         )
+    for source, targets in links.items():
+        for target, entry in targets.items():
+            problem = entry_problem(entry)
+            if problem is not None:
+                raise SentLogError(
+                    f"the sent-log {path} has a bad entry for {source} -> {target}: {problem}; "
+                    "it was left untouched"
+                )
     return links
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_endpoint_list(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+        for pair in value
+    )
+
+
+# What each field of an entry may hold; a field that is absent is not checked, except status.
+_FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "status": (f"one of {', '.join(STATUSES)}", lambda v: v in STATUSES),
+    "protocol": (
+        f"null or one of {', '.join(PROTOCOLS)}",
+        lambda v: v is None or v in PROTOCOLS,
+    ),
+    "endpoint": ("null or a string", lambda v: v is None or isinstance(v, str)),
+    "attempts": ("a whole number, 0 or more", _is_count),
+    "first_attempt": ("null or a string", lambda v: v is None or isinstance(v, str)),
+    "last_attempt": ("null or a string", lambda v: v is None or isinstance(v, str)),
+    "detail": ("null or a string", lambda v: v is None or isinstance(v, str)),
+    "retry": ("true or false", lambda v: isinstance(v, bool)),
+    "endpoints": ("a list of [protocol, endpoint] pairs", _is_endpoint_list),
+    "title": ("a string", lambda v: isinstance(v, str)),
+    "excerpt": ("a string", lambda v: isinstance(v, str)),
+    "blog_name": ("a string", lambda v: isinstance(v, str)),
+    "need_link": ("true or false", lambda v: isinstance(v, bool)),
+}
+
+
+def entry_problem(entry: Mapping[str, object]) -> str | None:
+    """What is wrong with one entry, or None. Checked when the log is read: a bad value found
+    only after its ping was sent would stop the run before the result is recorded."""
+    if "status" not in entry:
+        return '"status" is missing'
+    for name, value in entry.items():
+        rule = _FIELDS.get(name)  # other fields are kept as they are
+        if rule is not None and not rule[1](value):
+            return f'"{name}" must be {rule[0]}, got {json.dumps(value)[:80]}'
+    return None
 
 
 class Snapshot:

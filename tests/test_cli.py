@@ -458,3 +458,18 @@ def test_what_servers_say_is_printed_with_control_characters_escaped(
     assert "\\x1b]0;owned\\x07" in runs[0].stdout
     assert "no\\x9b2J\\u202e" in runs[1].stderr
     assert "no\\x9b2J\\u202e" in runs[2].stdout
+
+
+@pytest.mark.parametrize("command", ["status", "deliver"])
+def test_a_malformed_entry_is_a_one_line_error_naming_the_file(
+    command: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "linkback-sent.json"
+    log.write_text(
+        '{"version": 1, "links": {"https://my.blog/a/": {"https://x.example/": '
+        '{"status": ["a"]}}}}',
+        encoding="utf-8",
+    )
+    before = log.read_bytes()
+    assert str(log) in one_line_error(linkback(command, cwd=tmp_path))
+    assert log.read_bytes() == before

@@ -530,3 +530,36 @@ def test_two_runs_at_the_same_time_never_send_a_ping_twice(
         assert Counter(r.target for r in slow.received) == dict.fromkeys(targets, 1)
         assert len(slow.ping_requests()) == len(targets)
         assert sent_targets(settings) == set(targets)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("attempts", "many"),
+        ("attempts", -1),
+        ("attempts", True),
+        ("status", ["a"]),
+        ("status", "done"),
+        ("retry", "yes"),
+        ("protocol", "smoke"),
+        ("endpoint", 7),
+        ("endpoints", [["webmention"]]),
+        ("need_link", None),
+    ],
+)
+def test_a_malformed_entry_stops_the_run_before_any_request(
+    field: str, value: object, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    """Found when the log is read: found after its ping went out, the run crashed before
+    recording it, and the next build sent it again."""
+    target = peer.post_url("webmention")
+    source = publish("post", links_to(target))
+    good = {"status": "failed", "protocol": "webmention", "attempts": 1, "retry": True}
+    raw = json.dumps({"version": 1, "links": {source.url: {target: {**good, field: value}}}})
+    settings.sent_log_path.write_text(raw, encoding="utf-8")
+    with pytest.raises(SentLogError) as error:
+        send([source], settings)
+    message = str(error.value)
+    assert str(settings.sent_log_path) in message and f'"{field}"' in message
+    assert settings.sent_log_path.read_text(encoding="utf-8") == raw
+    assert peer.requests == []
