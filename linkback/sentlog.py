@@ -251,7 +251,7 @@ class SentLog:
             return
         from filelock import Timeout
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        Path(self._lock.lock_file).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=0)
             return
@@ -354,7 +354,9 @@ class SentLog:
 
 def replace_file(path: Path, pieces: Iterable[str]) -> None:
     """Write ``pieces`` as the new ``path`` in one step (temporary file, fsync, rename), with
-    the old file's permissions."""
+    the old file's permissions. A symbolic link is written through: its target is replaced,
+    and the link stays (a sent-log kept in a CI cache is often linked into place)."""
+    path = Path(os.path.realpath(path))
     directory = path.parent
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -394,10 +396,12 @@ def _joined(pieces: Iterable[str]) -> Iterator[str]:
 
 
 def _file_lock(path: Path) -> Any:
-    """Imported here: a build with nothing to send never takes the lock."""
+    """Beside the file the log really is (a symbolic link's target): two runs that reach one
+    log through different links must still exclude each other. Imported here: a build with
+    nothing to send never takes the lock."""
     from filelock import FileLock
 
-    return FileLock(str(path) + ".lock")
+    return FileLock(os.path.realpath(path) + ".lock")
 
 
 def _document(fragments: list[str]) -> Iterator[str]:

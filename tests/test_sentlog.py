@@ -563,3 +563,37 @@ def test_a_malformed_entry_stops_the_run_before_any_request(
     assert str(settings.sent_log_path) in message and f'"{field}"' in message
     assert settings.sent_log_path.read_text(encoding="utf-8") == raw
     assert peer.requests == []
+
+
+# The sent-log under faults: a symbolic link, a full disk, a read-only folder ----------------
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_symlinked_sent_log_is_written_through_and_the_link_stays(
+    existing: bool, peer: Peer, publish: Publish, settings: Settings, tmp_path: Path
+) -> None:
+    """A log kept in a CI cache and linked into place: the cache gets the results."""
+    cache = tmp_path / "ci-cache"
+    cache.mkdir()
+    real = cache / "linkback-sent.json"
+    if existing:
+        real.write_text('{"version": 1, "links": {}}', encoding="utf-8")
+    settings.sent_log_path.symlink_to(real)
+    target = peer.post_url("webmention")
+    source = publish("post", links_to(target))
+
+    with FileLock(str(real) + ".lock"):  # the lock is beside the file the link names
+        holder = start_sender(settings, [source])
+        time.sleep(1.0)
+        assert holder.poll() is None and peer.ping_requests() == []
+    holder.communicate(timeout=30)
+    assert holder.returncode == 0
+
+    assert settings.sent_log_path.is_symlink()
+    assert os.readlink(settings.sent_log_path) == str(real)
+    assert json.loads(real.read_text(encoding="utf-8"))["links"][source.url][target]["status"] == (
+        "sent"
+    )
+    assert not Path(str(settings.sent_log_path) + ".lock").exists()
+    assert send([source], settings).already == 1
+    assert len(peer.ping_requests()) == 1
