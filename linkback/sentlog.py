@@ -8,6 +8,7 @@ JSON text of each source is cached and only the sources that changed are seriali
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -214,8 +215,8 @@ class SentLog:
         self.links: dict[str, dict[str, Entry]] = {}
         self.digest = ""  # of the file as this run read it, or as it left it ("" for none)
         self._lock = _file_lock(path) if writable else None
-        self._fragments: dict[str, str] = {}
-        self._changed: set[str] = set()
+        self._text = _LogText()
+        self._changed: dict[str, set[str]] = {}  # source -> targets changed since the last write
         self._version = 0
         self._written = 0
         self._cond = threading.Condition()
@@ -234,7 +235,7 @@ class SentLog:
             raw = _read_bytes(path)
             if raw is not None:
                 log.links, log.digest = parse_links(path, raw), digest_of(raw)
-            log._changed = set(log.links)
+            log._changed = {source: set(targets) for source, targets in log.links.items()}
         except BaseException:
             log._release()
             raise
@@ -283,7 +284,7 @@ class SentLog:
         """Store one result; the writer thread saves it at once (coalescing bursts)."""
         with self._cond:
             self.links.setdefault(source, {})[target] = entry
-            self._changed.add(source)
+            self._changed.setdefault(source, set()).add(target)
             self._version += 1
             if self.writable:
                 if self._writer is None:
@@ -325,9 +326,13 @@ class SentLog:
                 if self._written == self._version:
                     return
                 version = self._version
-                fragments = self._fragments_now()
-            try:
-                replace_file(self.path, _document(fragments))
+                changed = {
+                    source: {target: self.links[source][target] for target in targets}
+                    for source, targets in self._changed.items()
+                }
+                self._changed = {}
+            try:  # serialised and written outside the lock: results keep coming meanwhile
+                replace_file(self.path, self._text.update(changed))
             except OSError as error:
                 with self._cond:
                     self._error = error
@@ -337,19 +342,50 @@ class SentLog:
                 self._written = version
                 self._cond.notify_all()
 
-    def _fragments_now(self) -> list[str]:
-        """Each source's ``"url": {...}`` text in key order, re-serialising changed ones only.
 
-        Written one after the other they make ``json.dumps(data, indent=2, sort_keys=True)``;
-        the file is never held whole in memory (it is megabytes for a big site).
-        """
-        for source in self._changed:
-            fragment = json.dumps(self.links[source], indent=2, sort_keys=True, ensure_ascii=False)
+class _LogText:
+    """The sent-log's JSON text, kept per entry, so that a rewrite serialises only the entries
+    that changed: re-serialising a page's 30,000 entries on each of its results was quadratic.
+
+    Joined in order the pieces make ``json.dumps(data, indent=2, sort_keys=True)``.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, str]] = {}  # source -> target -> its text
+        self._order: dict[str, list[str]] = {}  # source -> its targets, sorted
+        self._sources: list[str] = []  # sorted
+        self._fragments: dict[str, str] = {}  # source -> its text
+
+    def update(self, changed: Mapping[str, Mapping[str, Entry]]) -> list[str]:
+        """Take in the changed entries (source -> target -> entry); the pieces of the whole
+        document."""
+        for source, targets in changed.items():
+            texts = self._entries.get(source)
+            if texts is None:
+                texts = self._entries[source] = {}
+                self._order[source] = []
+                bisect.insort(self._sources, source)
+            order = self._order[source]
+            fresh = [target for target in targets if target not in texts]
+            for target, entry in targets.items():
+                text = json.dumps(entry, indent=2, sort_keys=True, ensure_ascii=False)
+                key = json.dumps(target, ensure_ascii=False)
+                texts[target] = f"{key}: {text.replace(chr(10), _ENTRY_LINE)}"
+            if len(fresh) > 8:
+                order.extend(fresh)
+                order.sort()
+            else:
+                for target in fresh:
+                    bisect.insort(order, target)
+            body = f",{_ENTRY_LINE}".join(texts[target] for target in order)
             key = json.dumps(source, ensure_ascii=False)
-            indented = fragment.replace("\n", "\n    ")
-            self._fragments[source] = f"{key}: {indented}"
-        self._changed.clear()
-        return [self._fragments[source] for source in sorted(self._fragments)]
+            self._fragments[source] = (
+                f"{key}: {{{_ENTRY_LINE}{body}\n    }}" if body else f"{key}: {{}}"
+            )
+        return list(_document([self._fragments[source] for source in self._sources]))
+
+
+_ENTRY_LINE = "\n      "  # a new line inside an entry, which sits three levels deep
 
 
 def replace_file(path: Path, pieces: Iterable[str]) -> None:
