@@ -48,9 +48,12 @@ class _Step:
 class Scheduler:
     """Runs steps with at most ``concurrency`` in flight, ``per_host`` per host."""
 
-    def __init__(self, concurrency: int, per_host: int) -> None:
+    def __init__(
+        self, concurrency: int, per_host: int, stop: Callable[[], bool] = lambda: False
+    ) -> None:
         self.concurrency = concurrency
         self.per_host = per_host
+        self.stop = stop  # once true, no step is started; those running are finished
         self._queues: dict[str, deque[_Step]] = defaultdict(deque)
         self._active: dict[str, int] = defaultdict(int)
         self._ready: deque[str] = deque()
@@ -92,6 +95,8 @@ class Scheduler:
             while True:
                 self._dispatch(pool)
                 if not self._running:
+                    if self.stop():
+                        return
                     wake = self._next_wake()
                     if wake is None:
                         return
@@ -114,6 +119,8 @@ class Scheduler:
         return min(times) if times else None
 
     def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+        if self.stop():
+            return
         now = time.monotonic()
         for host, until in list(self._paused_until.items()):
             if until <= now:
@@ -181,7 +188,9 @@ class _Run:
         self.logger = logger
         self.progress = progress
         self.client = Client(settings)
-        self.scheduler = Scheduler(settings.concurrency, settings.per_host)
+        # A sent-log that cannot be written stops the run: every ping sent from then on
+        # would be sent again by the next build.
+        self.scheduler = Scheduler(settings.concurrency, settings.per_host, lambda: log.failed)
         self.targets_of: dict[str, set[str]] = defaultdict(set)  # what a live check looks for
         self.live: dict[str, _LiveState] = {}
         self.waiting_for_discovery: dict[str, list[Job]] = defaultdict(list)

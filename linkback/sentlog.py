@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -205,7 +206,9 @@ class SentLog:
     """An open sent-log: held under a cross-process lock from load to close.
 
     Use :meth:`open` (which locks and loads) as a context manager. ``writable=False`` (dry
-    runs) keeps everything in memory.
+    runs) keeps everything in memory. A write that fails stops the log for good: ``failed``
+    tells the run to start nothing more, and closing raises SentLogError naming what was
+    sent but could not be recorded.
     """
 
     def __init__(self, path: Path, *, writable: bool = True, logger: logging.Logger | None = None):
@@ -219,9 +222,10 @@ class SentLog:
         self._changed: dict[str, set[str]] = {}  # source -> targets changed since the last write
         self._version = 0
         self._written = 0
+        self._unwritten: deque[tuple[int, str, str]] = deque()  # (version, source, target)
         self._cond = threading.Condition()
         self._closing = False
-        self._error: BaseException | None = None
+        self._error: OSError | None = None
         self._writer: threading.Thread | None = None
 
     @classmethod
@@ -232,6 +236,8 @@ class SentLog:
         log = cls(path, writable=writable, logger=logger)
         log._acquire()
         try:
+            if writable:
+                check_writable(path)
             raw = _read_bytes(path)
             if raw is not None:
                 log.links, log.digest = parse_links(path, raw), digest_of(raw)
@@ -252,25 +258,35 @@ class SentLog:
             return
         from filelock import Timeout
 
-        Path(self._lock.lock_file).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._lock.acquire(timeout=0)
-            return
-        except Timeout:
-            self.logger.warning(
-                "linkback: waiting for another run that holds %s", self._lock.lock_file
-            )
-        try:
+            Path(self._lock.lock_file).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._lock.acquire(timeout=0)
+                return
+            except Timeout:
+                self.logger.warning(
+                    "linkback: waiting for another run that holds %s", self._lock.lock_file
+                )
             self._lock.acquire(timeout=LOCK_WAIT_SECONDS)
         except Timeout:
             raise SentLogError(
                 f"another linkback run holds {self._lock.lock_file} (waited "
                 f"{LOCK_WAIT_SECONDS:g} s); try again when it has finished"
             ) from None
+        except OSError as error:
+            raise SentLogError(
+                f"cannot lock the sent-log {self.path} ({self._lock.lock_file}: "
+                f"{error.strerror or error}); nothing was sent"
+            ) from None
 
     def _release(self) -> None:
         if self._lock is not None and self._lock.is_locked:
             self._lock.release()
+
+    @property
+    def failed(self) -> bool:
+        """True once a write has failed: nothing more may be sent in this run."""
+        return self._error is not None
 
     def get(self, source: str, target: str) -> Entry | None:
         return self.links.get(source, {}).get(target)
@@ -287,6 +303,7 @@ class SentLog:
             self._changed.setdefault(source, set()).add(target)
             self._version += 1
             if self.writable:
+                self._unwritten.append((self._version, source, target))
                 if self._writer is None:
                     self._writer = threading.Thread(
                         target=self._write_loop, name="linkback-sentlog", daemon=True
@@ -300,7 +317,23 @@ class SentLog:
             while self._writer is not None and self._written < self._version and not self._error:
                 self._cond.wait()
             if self._error is not None:
-                raise SentLogError(f"cannot write the sent-log {self.path}: {self._error}")
+                raise SentLogError(self._failure_message(self._error))
+
+    def _failure_message(self, error: OSError) -> str:
+        """One line: why, and every ping that went out but is not in the file."""
+        lost = [
+            f"{source} -> {target}"
+            for _, source, target in self._unwritten
+            if self.links[source][target].get("status") == "sent"
+        ]
+        said = (
+            f"{len(lost)} sent but not recorded (the next build sends them again): "
+            + ", ".join(lost)
+            if lost
+            else "every ping sent is recorded"
+        )
+        reason = error.strerror or str(error)
+        return f"cannot write the sent-log {self.path} ({reason}); sending stopped; {said}"
 
     def close(self) -> None:
         try:
@@ -340,6 +373,8 @@ class SentLog:
                 return
             with self._cond:
                 self._written = version
+                while self._unwritten and self._unwritten[0][0] <= version:
+                    self._unwritten.popleft()
                 self._cond.notify_all()
 
 
@@ -386,6 +421,19 @@ class _LogText:
 
 
 _ENTRY_LINE = "\n      "  # a new line inside an entry, which sits three levels deep
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a sent-log that cannot be written before anything is sent: its folder (the
+    link target's, for a symbolic link) must be writable, or creatable."""
+    folder = Path(os.path.realpath(path)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SentLogError(
+            f"cannot write the sent-log {path}: the folder {folder} is not writable; "
+            "nothing was sent"
+        )
 
 
 def replace_file(path: Path, pieces: Iterable[str]) -> None:

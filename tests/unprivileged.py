@@ -35,6 +35,8 @@ def _drop_file_capabilities() -> None:
 class Unprivileged:
     """Runs commands for which file permissions hold."""
 
+    preexec = staticmethod(_drop_file_capabilities)  # for subprocess's preexec_fn
+
     def run(
         self, args: Sequence[str], *, cwd: Path, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
