@@ -413,6 +413,27 @@ def test_targets_go_out_exactly_as_written_iris_included(
     assert list(sent_log(tmp_path)["links"][f"{site.url}post/"]) == [target]
 
 
+def test_a_pending_iri_target_is_delivered_as_written(
+    peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    """The pending record keeps the target as written, and deliver's live check finds it."""
+    endpoint = peer.add_endpoint("/wm")
+    headers = {"Link": f'<{endpoint.url}>; rel="webmention"'}
+    peer.add_page("/t/caf%C3%A9/", "<html><body>a post</body></html>", headers=headers)
+    target = peer.url("/t/café/")
+    output = tmp_path / "output"
+    html = page(f'<article><a href="{target}">it</a></article>')
+    write(output, "post/index.html", html)
+    result = linkback("send", str(output), "--site-url", site.url, *NETWORK, cwd=tmp_path)
+    assert "1 pending until live" in result.stdout, result.stderr
+    assert list(sent_log(tmp_path)["links"][f"{site.url}post/"]) == [target]
+    write(site_dir, "post/index.html", (output / "post/index.html").read_text(encoding="utf-8"))
+    result = linkback("deliver", *NETWORK, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 sent (1 webmention)" in result.stdout
+    assert endpoint.forms() == [{"source": f"{site.url}post/", "target": target}]
+
+
 def test_xhtml_pages_with_an_xml_declaration_are_read(
     peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
 ) -> None:
