@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
 from collections import Counter
 from pathlib import Path
 
 import lxml.html
 from lxml import etree
+from lxml.cssselect import CSSSelector
 
 from . import __version__, pages
 from .discovery import discover
-from .engine import deliver, send
+from .engine import deliver, preflight, send
 from .http import Client, FetchError
 from .report import Report
 from .sentlog import read_links
 from .settings import OPTIONS, ConfigError, Settings
 from .source import Source
+from .terminal import printable
 
 DEFAULT_CONTENT_SELECTORS = ("article", ".h-entry, .e-content", "main", "body")
 NETWORK_OPTIONS = (
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return _status(settings)
         return _discover(settings, args.url)
     except ConfigError as error:
-        print(f"linkback: error: {error}", file=sys.stderr)
+        print(f"linkback: error: {printable(error)}", file=sys.stderr)  # one line, always
         return 2
 
 
@@ -133,21 +137,46 @@ def _finish(report: Report) -> int:
 
 
 def _send(args: argparse.Namespace, values: dict[str, object]) -> int:
+    """Everything is checked before the first page is touched: a bad setting found after
+    some pages were decorated would leave them decorated wrongly for good ("never twice")."""
     values.setdefault("send", True)
     settings = Settings.from_mapping(
         values, spelling="cli", site_url=args.site_url, blog_name=args.site_name
     )
     if not args.output_dir.is_dir():
         raise ConfigError(f"{args.output_dir} is not a folder")
-    selectors = (args.content_selector,) if args.content_selector else DEFAULT_CONTENT_SELECTORS
-    sources = []
+    # The page URLs (and the RDF block's rdf:about) come from the site URL, sending or not.
+    settings.check_for_sending(args.output_dir)
+    preflight(settings, str(args.output_dir))
+    selectors = _selectors(args.content_selector)
+    found = []
     for path in sorted(args.output_dir.rglob("*.html")):
         source = read_page(path, args.output_dir, settings.site_url, selectors)
         if source is not None:
-            sources.append(source)
-            if not settings.dry_run:
-                decorate_file(path, source, settings)
+            found.append((path, source))
+    if not settings.dry_run:
+        unwritable = [path for path, _ in found if not os.access(path, os.W_OK)]
+        if unwritable:
+            raise ConfigError(f"cannot write the page {unwritable[0]}; no page was changed")
+        for path, source in found:
+            decorate_file(path, source, settings)
+    sources = [source for _, source in found]
     return _finish(send(sources, settings, logger=logger, output_dir=str(args.output_dir)))
+
+
+def _selectors(chosen: str | None) -> tuple[CSSSelector, ...]:
+    """The content selectors, compiled once: a bad one is an error before any page is read."""
+    if not chosen:
+        return _DEFAULT_SELECTORS
+    try:
+        return (CSSSelector(chosen),)
+    except Exception as error:  # cssselect raises several parse error types
+        raise ConfigError(f"--content-selector {chosen!r} is not a CSS selector: {error}") from None
+
+
+_DEFAULT_SELECTORS = tuple(CSSSelector(selector) for selector in DEFAULT_CONTENT_SELECTORS)
+# An XHTML page may start with one; lxml refuses a str that declares its encoding.
+_XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml\b[^>]*\?>")
 
 
 def page_url(path: Path, root: Path, site_url: str) -> str:
@@ -158,7 +187,9 @@ def page_url(path: Path, root: Path, site_url: str) -> str:
     return site_url.rstrip("/") + "/" + relative
 
 
-def read_page(path: Path, root: Path, site_url: str, selectors: tuple[str, ...]) -> Source | None:
+def read_page(
+    path: Path, root: Path, site_url: str, selectors: tuple[CSSSelector, ...]
+) -> Source | None:
     """A written page as a Source: its content is the first element a selector finds."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -166,40 +197,37 @@ def read_page(path: Path, root: Path, site_url: str, selectors: tuple[str, ...])
         logger.warning("linkback: cannot read %s: %s", path, error)
         return None
     try:
-        tree = lxml.html.document_fromstring(text)
-    except (etree.ParserError, ValueError):
+        tree = lxml.html.document_fromstring(_XML_DECLARATION.sub("", text, count=1))
+    except (etree.ParserError, ValueError) as error:
+        logger.warning("linkback: cannot parse %s (%s); its links are not sent", path, error)
         return None
-    content = None
-    for selector in selectors:
-        try:
-            found = tree.cssselect(selector)
-        except Exception as error:  # cssselect raises several parse error types
-            raise ConfigError(
-                f"--content-selector {selector!r} is not a CSS selector: {error}"
-            ) from None
-        if found:
-            content = found[0]
-            break
+    content = next((found[0] for found in (select(tree) for select in selectors) if found), None)
     if content is None:
+        logger.debug("linkback: %s has no content to send links from", path)
         return None
     title = (tree.findtext(".//title") or "").strip()
     description = tree.xpath("string(//meta[@name='description']/@content)")
     return Source(
         url=page_url(path, root, site_url),
         title=title,
-        content=lxml.html.tostring(content, encoding="unicode"),
+        # The XML serialiser keeps attribute values as written: the HTML one percent-encodes
+        # non-ASCII hrefs, and receivers match the target literally (SPEC "What is sent").
+        content=etree.tostring(content, method="xml", encoding="unicode", with_tail=False),
         excerpt=str(description) or content.text_content()[:600],
     )
 
 
 def decorate_file(path: Path, source: Source, settings: Settings) -> None:
     """Add the discovery tags and trackback block to a page that does not have them yet."""
-    html = path.read_text(encoding="utf-8", errors="surrogateescape")
-    updated = pages.decorate(
-        html, settings, block=pages.trackback_block(source.url, source.title, settings)
-    )
-    if updated != html:
-        path.write_text(updated, encoding="utf-8", errors="surrogateescape")
+    try:
+        html = path.read_text(encoding="utf-8", errors="surrogateescape")
+        updated = pages.decorate(
+            html, settings, block=pages.trackback_block(source.url, source.title, settings)
+        )
+        if updated != html:
+            path.write_text(updated, encoding="utf-8", errors="surrogateescape")
+    except OSError as error:
+        raise ConfigError(f"cannot write the page {path}: {error.strerror or error}") from None
 
 
 def _status(settings: Settings) -> int:
@@ -223,7 +251,8 @@ def _status(settings: Settings) -> int:
                 if entry.get("status") == "failed" and entry.get("retry")
                 else ""
             )
-            print(f"{entry['status']}: {source} -> {target}: {entry.get('detail', '')}{retry}")
+            line = f"{entry['status']}: {source} -> {target}: {entry.get('detail') or ''}"
+            print(printable(line) + retry)
     return 0
 
 
@@ -232,12 +261,12 @@ def _discover(settings: Settings, url: str) -> int:
     try:
         response = client.get(url)
     except FetchError as error:
-        print(f"{url}: {error}", file=sys.stderr)
+        print(printable(f"{url}: {error}"), file=sys.stderr)
         return 1
     finally:
         client.close()
     if not 200 <= response.status < 300:
-        print(f"{url}: HTTP {response.status}", file=sys.stderr)
+        print(printable(f"{url}: HTTP {response.status}"), file=sys.stderr)
         return 1
     endpoints = discover(
         response.url, response.headers, response.body, url, charset=response.charset
@@ -245,5 +274,10 @@ def _discover(settings: Settings, url: str) -> int:
     where = dict(endpoints.found)
     for protocol in ("webmention", "pingback", "trackback"):
         endpoint = endpoints.get(protocol)
-        print(f"{protocol}: {endpoint} ({where[protocol]})" if endpoint else f"{protocol}: none")
+        # The endpoints are the server's words: a header may carry terminal escapes.
+        print(
+            printable(
+                f"{protocol}: {endpoint} ({where[protocol]})" if endpoint else f"{protocol}: none"
+            )
+        )
     return 0

@@ -14,6 +14,7 @@ import lxml.html
 from lxml import etree
 from requests.utils import parse_header_links
 
+from .links import sniffed_charset
 from .pages import DC_NAMESPACE, RDF_NAMESPACE, TRACKBACK_NAMESPACE
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -59,6 +60,7 @@ def parse_html(body: bytes, charset: str | None) -> etree._Element | None:
     """Parse a page as a browser would: broken markup and bad bytes do not stop discovery."""
     if not body.strip():
         return None
+    charset = sniffed_charset(body, charset)
     try:
         parser = lxml.html.HTMLParser(encoding=charset, recover=True) if charset else None
         return lxml.html.document_fromstring(body, parser=parser)
@@ -86,12 +88,18 @@ def pingback_from_html(tree: etree._Element, base_url: str) -> str | None:
     return None
 
 
-def trackback_from_html(tree: etree._Element, target: str) -> str | None:
-    """The ``trackback:ping`` of the RDF block whose identifier is the target.
+def trackback_from_html(tree: etree._Element, target: str, base_url: str) -> str | None:
+    """The ``trackback:ping`` of the RDF block whose identifier is the target, resolved
+    against ``base_url`` (the page's final URL) as every other endpoint is.
 
     A page listing several posts carries one block per post; only the block about this
     target counts. A lone block counts when its identifier is missing.
     """
+    ping = _trackback_ping(tree, target)
+    return urljoin(base_url, ping) if ping else None
+
+
+def _trackback_ping(tree: etree._Element, target: str) -> str | None:
     wanted = {_normalise(target)}
     candidates: list[tuple[str | None, str]] = []
     for comment in tree.iter(etree.Comment):
@@ -163,7 +171,7 @@ def discover(
             pingback = pingback_from_html(tree, final_url)
             if pingback:
                 found.append(("pingback", '<link rel="pingback">'))
-        trackback = trackback_from_html(tree, target)
+        trackback = trackback_from_html(tree, target, final_url)
         if trackback:
             found.append(("trackback", "RDF trackback:ping"))
     return Endpoints(webmention, pingback, trackback, tuple(found))

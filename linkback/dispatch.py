@@ -28,6 +28,7 @@ from .protocols import SENDERS, Outcome, failure_of, http_failure
 from .report import Report
 from .sentlog import Entry, SentLog, now_iso
 from .settings import Settings
+from .terminal import printable
 
 PAUSE_BUDGET_SECONDS = 60.0  # rate-limit pauses a run accepts before leaving the rest for later
 
@@ -47,9 +48,12 @@ class _Step:
 class Scheduler:
     """Runs steps with at most ``concurrency`` in flight, ``per_host`` per host."""
 
-    def __init__(self, concurrency: int, per_host: int) -> None:
+    def __init__(
+        self, concurrency: int, per_host: int, stop: Callable[[], bool] = lambda: False
+    ) -> None:
         self.concurrency = concurrency
         self.per_host = per_host
+        self.stop = stop  # once true, no step is started; those running are finished
         self._queues: dict[str, deque[_Step]] = defaultdict(deque)
         self._active: dict[str, int] = defaultdict(int)
         self._ready: deque[str] = deque()
@@ -60,15 +64,21 @@ class Scheduler:
         self._done: SimpleQueue[Future[Any]] = SimpleQueue()
         self.pause_total = 0.0
 
-    def submit(self, host: str, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        self._queues[host].append(_Step(host, work, then))
-        self._ready.append(host)
-
-    def requeue_first(
-        self, step_host: str, work: Callable[[], Any], then: Callable[[Any], None]
+    def submit(
+        self,
+        host: str,
+        work: Callable[[], Any],
+        then: Callable[[Any], None],
+        *,
+        first: bool = False,
     ) -> None:
-        self._queues[step_host].appendleft(_Step(step_host, work, then))
-        self._ready.append(step_host)
+        """Queue a step for ``host``; ``first`` puts it ahead of the host's other steps."""
+        step = _Step(host, work, then)
+        if first:
+            self._queues[host].appendleft(step)
+        else:
+            self._queues[host].append(step)
+        self._ready.append(host)
 
     def pause(self, host: str, seconds: float) -> None:
         self._paused_until[host] = time.monotonic() + seconds
@@ -85,6 +95,8 @@ class Scheduler:
             while True:
                 self._dispatch(pool)
                 if not self._running:
+                    if self.stop():
+                        return
                     wake = self._next_wake()
                     if wake is None:
                         return
@@ -107,6 +119,8 @@ class Scheduler:
         return min(times) if times else None
 
     def _dispatch(self, pool: ThreadPoolExecutor) -> None:
+        if self.stop():
+            return
         now = time.monotonic()
         for host, until in list(self._paused_until.items()):
             if until <= now:
@@ -174,11 +188,16 @@ class _Run:
         self.logger = logger
         self.progress = progress
         self.client = Client(settings)
-        self.scheduler = Scheduler(settings.concurrency, settings.per_host)
+        # A sent-log that cannot be written stops the run: every ping sent from then on
+        # would be sent again by the next build.
+        self.scheduler = Scheduler(settings.concurrency, settings.per_host, lambda: log.failed)
         self.targets_of: dict[str, set[str]] = defaultdict(set)  # what a live check looks for
         self.live: dict[str, _LiveState] = {}
         self.waiting_for_discovery: dict[str, list[Job]] = defaultdict(list)
         self.waiting_for_live: dict[str, list[Job]] = defaultdict(list)
+        # What was tried again after a 429 in this run (a target's discovery, a pair's ping):
+        # once only, so a server that answers 429 for ever is not hammered.
+        self.rate_limited: set[tuple[str, str]] = set()
 
     # Building blocks: each schedules one request and says what follows it.
 
@@ -188,20 +207,22 @@ class _Run:
         target = job.ping.target
         self.waiting_for_discovery[target].append(job)
         if len(self.waiting_for_discovery[target]) == 1:
-            self.scheduler.submit(
-                host_key(target), lambda: self._discover(target), lambda r: self._found(target, r)
-            )
+            self._submit_discovery(target)
+
+    def _submit_discovery(self, target: str, *, first: bool = False) -> None:
+        self.scheduler.submit(
+            host_key(target),
+            lambda: self._discover(target),
+            lambda answer: self._found(target, answer),
+            first=first,
+        )
 
     def _found(self, target: str, answer: Response | FetchError | Endpoints) -> None:
         failure = http_failure(answer) if isinstance(answer, Response) else None
-        if (
-            failure
-            and failure.pause is not None
-            and self._pause_host(host_key(target), failure.pause)
+        if failure is not None and self._again_after_pause(
+            ("discovery", target), host_key(target), failure.pause
         ):
-            self.scheduler.requeue_first(
-                host_key(target), lambda: self._discover(target), lambda r: self._found(target, r)
-            )
+            self._submit_discovery(target, first=True)
             return
         for job in self.waiting_for_discovery.pop(target, []):
             self._discovered(job, answer)
@@ -209,7 +230,11 @@ class _Run:
     def ping_when_live(self, job: Job) -> None:
         if self.settings.dry_run:
             self.report.would_send += 1
-            self._log_result(job, "would be sent", f"via {job.candidates[0][0]}")
+            protocol, endpoint = job.candidates[0]
+            self.logger.info(
+                "linkback: would send %s -> %s by %s to %s",
+                *map(printable, (job.ping.source, job.key, protocol, endpoint)),
+            )
             self.progress.advance()
             return
         if not self.settings.check_live:
@@ -284,25 +309,22 @@ class _Run:
         found = self.targets_of[source].intersection(links.absolute_targets(raw, answer.url))
         return _LiveState(True, "live page does not carry the link yet", frozenset(found))
 
-    def _ping(self, job: Job) -> None:
+    def _ping(self, job: Job, *, first: bool = False) -> None:
         protocol, endpoint = job.candidates[job.index]
         sender = SENDERS[protocol]
         self.scheduler.submit(
             host_key(endpoint),
             lambda: sender(self.client, endpoint, job.ping),
             lambda outcome: self._pinged(job, outcome),
+            first=first,
         )
 
     def _pinged(self, job: Job, outcome: Outcome | FetchError) -> None:
         if isinstance(outcome, FetchError):  # a drained step, or a bug in a sender
             outcome = failure_of(outcome)
         protocol, endpoint = job.candidates[job.index]
-        if outcome.pause is not None and self._pause_host(host_key(endpoint), outcome.pause):
-            self.scheduler.requeue_first(
-                host_key(endpoint),
-                lambda: SENDERS[protocol](self.client, endpoint, job.ping),
-                lambda again: self._pinged(job, again),
-            )
+        if self._again_after_pause((job.ping.source, job.key), host_key(endpoint), outcome.pause):
+            self._ping(job, first=True)
             return
         permanent = not (outcome.sent or outcome.transient or outcome.blocked)
         if permanent and job.index + 1 < len(job.candidates):
@@ -314,10 +336,20 @@ class _Run:
             return
         self._finish(job, outcome, protocol=protocol, endpoint=endpoint)
 
+    def _again_after_pause(self, key: tuple[str, str], host: str, pause: float | None) -> bool:
+        """After a 429 (``pause`` is its wait): True when the request goes again after the
+        pause, which is once per target or pair in a run, within the run's pause budget."""
+        if pause is None or key in self.rate_limited:
+            return False
+        self.rate_limited.add(key)
+        return self._pause_host(host, pause)
+
     def _pause_host(self, host: str, seconds: float) -> bool:
         """Pause a rate-limiting host if the run's budget allows; else give up its queue."""
         if self.scheduler.pause_total + seconds <= PAUSE_BUDGET_SECONDS:
-            self.logger.info("linkback: %s asks to slow down; pausing it %.0f s", host, seconds)
+            self.logger.info(
+                "linkback: %s asks to slow down; pausing it %.0f s", printable(host), seconds
+            )
             self.scheduler.pause(host, seconds)
             return True
         for step in self.scheduler.drain(host):
@@ -405,7 +437,11 @@ class _Run:
         self.progress.advance()
 
     def _log_result(self, job: Job, status: str, detail: str) -> None:
-        self.logger.debug("linkback: %s -> %s: %s: %s", job.ping.source, job.key, status, detail)
+        """One line per target (``--verbose``); ``detail`` may quote a server: escaped."""
+        self.logger.debug(
+            "linkback: %s -> %s: %s: %s",
+            *map(printable, (job.ping.source, job.key, status, detail)),
+        )
 
     def execute(self) -> None:
         try:
@@ -440,7 +476,8 @@ def execute(
                 run.discover_then_ping(job)
             else:
                 logger.warning(
-                    "linkback: pending %s -> %s has no endpoint saved", job.ping.source, job.key
+                    "linkback: pending %s -> %s has no endpoint saved",
+                    *map(printable, (job.ping.source, job.key)),
                 )
         run.execute()
     finally:

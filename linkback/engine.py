@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 from . import pagecache
 from .pagecache import PageCache
 from .report import Report
-from .sentlog import Entry, SentLog, SentLogError, Snapshot, is_settled, snapshot
+from .sentlog import (
+    Entry,
+    SentLog,
+    SentLogError,
+    Snapshot,
+    check_writable,
+    is_settled,
+    snapshot,
+)
 from .settings import PROTOCOLS, Settings
 from .source import Source
 
@@ -109,11 +117,14 @@ def preflight(settings: Settings, output_dir: str | None = None) -> None:
     """Fail before the generator writes anything: what ``send`` would refuse at the end.
 
     Raises ConfigError (no absolute site URL, a sent-log in the output folder) or
-    SentLogError (a sent-log that does not parse); does nothing when not sending.
+    SentLogError (a sent-log that does not parse, or that could not be written); does
+    nothing when not sending.
     """
     if settings.send:
         settings.check_for_sending(output_dir)
         _read_log(settings)
+        if not settings.dry_run:
+            check_writable(settings.sent_log_path)
 
 
 def send(

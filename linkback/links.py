@@ -58,6 +58,7 @@ def served_hrefs(body: bytes, charset: str | None) -> list[str]:
     """
     if not body.strip():
         return []
+    charset = sniffed_charset(body, charset)
     try:
         parser = etree.HTMLParser(encoding=charset, target=_HrefCollector())
     except LookupError:  # an unknown charset label: let lxml sniff, as discovery does
@@ -67,6 +68,19 @@ def served_hrefs(body: bytes, charset: str | None) -> list[str]:
         return parser.close()
     except etree.LxmlError:  # nothing a browser would call a page
         return []
+
+
+def sniffed_charset(body: bytes, charset: str | None) -> str | None:
+    """The charset a page is read in: the one the server declared, else UTF-8 when the bytes
+    are UTF-8. libxml2 reads an undeclared page as Latin-1, and a link to ``…/café/`` would
+    not be the link the page carries (browsers sniff UTF-8 the same way)."""
+    if charset is not None:
+        return charset
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return "utf-8"
 
 
 @lru_cache(maxsize=64)  # the site URL's host is asked for every page

@@ -1,7 +1,8 @@
 """What linkback adds to rendered pages, and nothing else: discovery tags, Trackback RDF, URI.
 
-Pages are edited as text at a few anchors (``</head>``, the end of the content) so that every
-other byte stays as the generator wrote it; nothing here parses a whole page.
+Pages are edited as text at a few places so that every other byte stays as the generator
+wrote it; nothing here re-serialises a page. The places are found by :mod:`linkback.markup`,
+a tokenizer, not by text search.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from functools import lru_cache
 from html import escape
 from urllib.parse import quote, urlsplit
 
+from . import markup
 from .settings import Settings
 
-_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
-_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
-_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
-_REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _TAIL = 64  # characters of a page's content that _content_end looks for first
 _RDF_BLOCK = re.compile(r"<!--\s*<rdf:RDF\b.*?</rdf:RDF>\s*-->", re.DOTALL)
 # The Trackback spec's RDF vocabulary, which discovery reads back from other blogs' pages.
@@ -37,15 +35,6 @@ def _joiner(trackback_endpoint: str) -> str:
     return "&" if urlsplit(trackback_endpoint).query else "?"
 
 
-def _advertised_rels(head: str) -> set[str]:
-    rels: set[str] = set()
-    for tag in _LINK_TAG.findall(head):
-        match = _REL.search(tag)
-        if match:
-            rels.update(next(v for v in match.groups() if v is not None).lower().split())
-    return rels
-
-
 @lru_cache(maxsize=8)
 def _wanted_tags(webmention: str | None, pingback: str | None) -> tuple[tuple[str, str], ...]:
     """(rel, tag) of each endpoint that is set, written once per build, not once per page."""
@@ -57,18 +46,12 @@ def _wanted_tags(webmention: str | None, pingback: str | None) -> tuple[tuple[st
 
 def head_tags(html: str, settings: Settings) -> str:
     """The ``<link>`` tags the page still lacks (never twice: a theme may have its own)."""
-    return _missing_tags(html, _HEAD_END.search(html), settings)
+    return _missing_tags(markup.head_of(html), settings)
 
 
-def _missing_tags(html: str, head_end: re.Match[str] | None, settings: Settings) -> str:
+def _missing_tags(head: markup.Head, settings: Settings) -> str:
     wanted = _wanted_tags(settings.webmention_endpoint, settings.pingback_endpoint)
-    if not wanted:
-        return ""
-    head = (html[: head_end.start()] if head_end else html).lower()
-    if any(rel in head for rel, _ in wanted):  # else no tag of the page can carry that rel
-        present = _advertised_rels(head)
-        wanted = tuple((rel, tag) for rel, tag in wanted if rel not in present)
-    return "".join(tag for _, tag in wanted)
+    return "".join(tag for rel, tag in wanted if rel not in head.link_rels)
 
 
 def trackback_rdf(page_url: str, title: str, uri: str) -> str:
@@ -118,22 +101,23 @@ def decorate(html: str, settings: Settings, content: str = "", block: str = "") 
     """A rendered page with its discovery tags and, when ``block`` is given, the Trackback
     block after ``content``, both inserted in one call: pages with a site's whole navigation
     are large, and every page of every build goes through here."""
-    head_end = _HEAD_END.search(html)
-    tags = _missing_tags(html, head_end, settings)
+    tags = ""
+    head_at = 0
+    if _wanted_tags(settings.webmention_endpoint, settings.pingback_endpoint):
+        head = markup.head_of(html)
+        tags = _missing_tags(head, settings)
+        head_at = head.end if head.end is not None else 0
     block_at = _block_position(html, content) if block else None
     if block_at is None:
-        if not tags:
-            return html
-        # The first copy of the matched text is the match: replace() inserts without slicing.
-        return html.replace(head_end[0], tags + head_end[0], 1) if head_end else tags + html
-    head_at = head_end.start() if head_end else 0
+        return f"{html[:head_at]}{tags}{html[head_at:]}" if tags else html
     if block_at < head_at:  # the content's last copy is inside the head
         return f"{html[:block_at]}{block}{html[block_at:head_at]}{tags}{html[head_at:]}"
     return f"{html[:head_at]}{tags}{html[head_at:block_at]}{block}{html[block_at:]}"
 
 
 def add_head_tags(html: str, settings: Settings) -> str:
-    """Insert the missing discovery tags just before ``</head>`` (else before ``<body>``)."""
+    """Insert the missing discovery tags where the head ends: before ``</head>``, else before
+    whatever starts the body."""
     return decorate(html, settings)
 
 
@@ -153,8 +137,8 @@ def _block_position(html: str, content: str) -> int | None:
     end = _content_end(html, content) if content and not content.isspace() else -1
     if end >= 0:
         return end
-    body_ends = [match.start() for match in _BODY_END.finditer(html)]
-    return body_ends[-1] if body_ends else len(html)
+    body_end = markup.body_end(html)
+    return len(html) if body_end is None else body_end
 
 
 def _content_end(html: str, content: str) -> int:

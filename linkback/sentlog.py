@@ -8,18 +8,20 @@ JSON text of each source is cached and only the sources that changed are seriali
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .settings import ConfigError
+from .settings import PROTOCOLS, ConfigError
 
 VERSION = 1
 STATUSES = ("sent", "no-endpoint", "failed", "skipped", "pending")
@@ -82,7 +84,59 @@ def parse_links(path: Path, raw: bytes) -> dict[str, dict[str, Entry]]:
             f"the sent-log {path} does not have the shape "
             '{"version": 1, "links": {source: {target: entry}}}; it was left untouched'
         )
+    for source, targets in links.items():
+        for target, entry in targets.items():
+            problem = entry_problem(entry)
+            if problem is not None:
+                raise SentLogError(
+                    f"the sent-log {path} has a bad entry for {source} -> {target}: {problem}; "
+                    "it was left untouched"
+                )
     return links
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_endpoint_list(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+        for pair in value
+    )
+
+
+# What each field of an entry may hold; a field that is absent is not checked, except status.
+_FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "status": (f"one of {', '.join(STATUSES)}", lambda v: v in STATUSES),
+    "protocol": (
+        f"null or one of {', '.join(PROTOCOLS)}",
+        lambda v: v is None or v in PROTOCOLS,
+    ),
+    "endpoint": ("null or a string", lambda v: v is None or isinstance(v, str)),
+    "attempts": ("a whole number, 0 or more", _is_count),
+    "first_attempt": ("null or a string", lambda v: v is None or isinstance(v, str)),
+    "last_attempt": ("null or a string", lambda v: v is None or isinstance(v, str)),
+    "detail": ("null or a string", lambda v: v is None or isinstance(v, str)),
+    "retry": ("true or false", lambda v: isinstance(v, bool)),
+    "endpoints": ("a list of [protocol, endpoint] pairs", _is_endpoint_list),
+    "title": ("a string", lambda v: isinstance(v, str)),
+    "excerpt": ("a string", lambda v: isinstance(v, str)),
+    "blog_name": ("a string", lambda v: isinstance(v, str)),
+    "need_link": ("true or false", lambda v: isinstance(v, bool)),
+}
+
+
+def entry_problem(entry: Mapping[str, object]) -> str | None:
+    """What is wrong with one entry, or None. Checked when the log is read: a bad value found
+    only after its ping was sent would stop the run before the result is recorded."""
+    if "status" not in entry:
+        return '"status" is missing'
+    for name, value in entry.items():
+        rule = _FIELDS.get(name)  # other fields are kept as they are
+        if rule is not None and not rule[1](value):
+            return f'"{name}" must be {rule[0]}, got {json.dumps(value)[:80]}'
+    return None
 
 
 class Snapshot:
@@ -152,7 +206,9 @@ class SentLog:
     """An open sent-log: held under a cross-process lock from load to close.
 
     Use :meth:`open` (which locks and loads) as a context manager. ``writable=False`` (dry
-    runs) keeps everything in memory.
+    runs) keeps everything in memory. A write that fails stops the log for good: ``failed``
+    tells the run to start nothing more, and closing raises SentLogError naming what was
+    sent but could not be recorded.
     """
 
     def __init__(self, path: Path, *, writable: bool = True, logger: logging.Logger | None = None):
@@ -162,13 +218,14 @@ class SentLog:
         self.links: dict[str, dict[str, Entry]] = {}
         self.digest = ""  # of the file as this run read it, or as it left it ("" for none)
         self._lock = _file_lock(path) if writable else None
-        self._fragments: dict[str, str] = {}
-        self._changed: set[str] = set()
+        self._text = _LogText()
+        self._changed: dict[str, set[str]] = {}  # source -> targets changed since the last write
         self._version = 0
         self._written = 0
+        self._unwritten: deque[tuple[int, str, str]] = deque()  # (version, source, target)
         self._cond = threading.Condition()
         self._closing = False
-        self._error: BaseException | None = None
+        self._error: OSError | None = None
         self._writer: threading.Thread | None = None
 
     @classmethod
@@ -179,10 +236,12 @@ class SentLog:
         log = cls(path, writable=writable, logger=logger)
         log._acquire()
         try:
+            if writable:
+                check_writable(path)
             raw = _read_bytes(path)
             if raw is not None:
                 log.links, log.digest = parse_links(path, raw), digest_of(raw)
-            log._changed = set(log.links)
+            log._changed = {source: set(targets) for source, targets in log.links.items()}
         except BaseException:
             log._release()
             raise
@@ -199,25 +258,35 @@ class SentLog:
             return
         from filelock import Timeout
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._lock.acquire(timeout=0)
-            return
-        except Timeout:
-            self.logger.warning(
-                "linkback: waiting for another run that holds %s", self._lock.lock_file
-            )
-        try:
+            Path(self._lock.lock_file).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._lock.acquire(timeout=0)
+                return
+            except Timeout:
+                self.logger.warning(
+                    "linkback: waiting for another run that holds %s", self._lock.lock_file
+                )
             self._lock.acquire(timeout=LOCK_WAIT_SECONDS)
         except Timeout:
             raise SentLogError(
                 f"another linkback run holds {self._lock.lock_file} (waited "
                 f"{LOCK_WAIT_SECONDS:g} s); try again when it has finished"
             ) from None
+        except OSError as error:
+            raise SentLogError(
+                f"cannot lock the sent-log {self.path} ({self._lock.lock_file}: "
+                f"{error.strerror or error}); nothing was sent"
+            ) from None
 
     def _release(self) -> None:
         if self._lock is not None and self._lock.is_locked:
             self._lock.release()
+
+    @property
+    def failed(self) -> bool:
+        """True once a write has failed: nothing more may be sent in this run."""
+        return self._error is not None
 
     def get(self, source: str, target: str) -> Entry | None:
         return self.links.get(source, {}).get(target)
@@ -231,9 +300,10 @@ class SentLog:
         """Store one result; the writer thread saves it at once (coalescing bursts)."""
         with self._cond:
             self.links.setdefault(source, {})[target] = entry
-            self._changed.add(source)
+            self._changed.setdefault(source, set()).add(target)
             self._version += 1
             if self.writable:
+                self._unwritten.append((self._version, source, target))
                 if self._writer is None:
                     self._writer = threading.Thread(
                         target=self._write_loop, name="linkback-sentlog", daemon=True
@@ -247,7 +317,23 @@ class SentLog:
             while self._writer is not None and self._written < self._version and not self._error:
                 self._cond.wait()
             if self._error is not None:
-                raise SentLogError(f"cannot write the sent-log {self.path}: {self._error}")
+                raise SentLogError(self._failure_message(self._error))
+
+    def _failure_message(self, error: OSError) -> str:
+        """One line: why, and every ping that went out but is not in the file."""
+        lost = [
+            f"{source} -> {target}"
+            for _, source, target in self._unwritten
+            if self.links[source][target].get("status") == "sent"
+        ]
+        said = (
+            f"{len(lost)} sent but not recorded (the next build sends them again): "
+            + ", ".join(lost)
+            if lost
+            else "every ping sent is recorded"
+        )
+        reason = error.strerror or str(error)
+        return f"cannot write the sent-log {self.path} ({reason}); sending stopped; {said}"
 
     def close(self) -> None:
         try:
@@ -273,9 +359,13 @@ class SentLog:
                 if self._written == self._version:
                     return
                 version = self._version
-                fragments = self._fragments_now()
-            try:
-                replace_file(self.path, _document(fragments))
+                changed = {
+                    source: {target: self.links[source][target] for target in targets}
+                    for source, targets in self._changed.items()
+                }
+                self._changed = {}
+            try:  # serialised and written outside the lock: results keep coming meanwhile
+                replace_file(self.path, self._text.update(changed))
             except OSError as error:
                 with self._cond:
                     self._error = error
@@ -283,26 +373,74 @@ class SentLog:
                 return
             with self._cond:
                 self._written = version
+                while self._unwritten and self._unwritten[0][0] <= version:
+                    self._unwritten.popleft()
                 self._cond.notify_all()
 
-    def _fragments_now(self) -> list[str]:
-        """Each source's ``"url": {...}`` text in key order, re-serialising changed ones only.
 
-        Written one after the other they make ``json.dumps(data, indent=2, sort_keys=True)``;
-        the file is never held whole in memory (it is megabytes for a big site).
-        """
-        for source in self._changed:
-            fragment = json.dumps(self.links[source], indent=2, sort_keys=True, ensure_ascii=False)
+class _LogText:
+    """The sent-log's JSON text, kept per entry, so that a rewrite serialises only the entries
+    that changed: re-serialising a page's 30,000 entries on each of its results was quadratic.
+
+    Joined in order the pieces make ``json.dumps(data, indent=2, sort_keys=True)``.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, str]] = {}  # source -> target -> its text
+        self._order: dict[str, list[str]] = {}  # source -> its targets, sorted
+        self._sources: list[str] = []  # sorted
+        self._fragments: dict[str, str] = {}  # source -> its text
+
+    def update(self, changed: Mapping[str, Mapping[str, Entry]]) -> list[str]:
+        """Take in the changed entries (source -> target -> entry); the pieces of the whole
+        document."""
+        for source, targets in changed.items():
+            texts = self._entries.get(source)
+            if texts is None:
+                texts = self._entries[source] = {}
+                self._order[source] = []
+                bisect.insort(self._sources, source)
+            order = self._order[source]
+            fresh = [target for target in targets if target not in texts]
+            for target, entry in targets.items():
+                text = json.dumps(entry, indent=2, sort_keys=True, ensure_ascii=False)
+                key = json.dumps(target, ensure_ascii=False)
+                texts[target] = f"{key}: {text.replace(chr(10), _ENTRY_LINE)}"
+            if len(fresh) > 8:
+                order.extend(fresh)
+                order.sort()
+            else:
+                for target in fresh:
+                    bisect.insort(order, target)
+            body = f",{_ENTRY_LINE}".join(texts[target] for target in order)
             key = json.dumps(source, ensure_ascii=False)
-            indented = fragment.replace("\n", "\n    ")
-            self._fragments[source] = f"{key}: {indented}"
-        self._changed.clear()
-        return [self._fragments[source] for source in sorted(self._fragments)]
+            self._fragments[source] = (
+                f"{key}: {{{_ENTRY_LINE}{body}\n    }}" if body else f"{key}: {{}}"
+            )
+        return list(_document([self._fragments[source] for source in self._sources]))
+
+
+_ENTRY_LINE = "\n      "  # a new line inside an entry, which sits three levels deep
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a sent-log that cannot be written before anything is sent: its folder (the
+    link target's, for a symbolic link) must be writable, or creatable."""
+    folder = Path(os.path.realpath(path)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SentLogError(
+            f"cannot write the sent-log {path}: the folder {folder} is not writable; "
+            "nothing was sent"
+        )
 
 
 def replace_file(path: Path, pieces: Iterable[str]) -> None:
     """Write ``pieces`` as the new ``path`` in one step (temporary file, fsync, rename), with
-    the old file's permissions."""
+    the old file's permissions. A symbolic link is written through: its target is replaced,
+    and the link stays (a sent-log kept in a CI cache is often linked into place)."""
+    path = Path(os.path.realpath(path))
     directory = path.parent
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -342,10 +480,12 @@ def _joined(pieces: Iterable[str]) -> Iterator[str]:
 
 
 def _file_lock(path: Path) -> Any:
-    """Imported here: a build with nothing to send never takes the lock."""
+    """Beside the file the log really is (a symbolic link's target): two runs that reach one
+    log through different links must still exclude each other. Imported here: a build with
+    nothing to send never takes the lock."""
     from filelock import FileLock
 
-    return FileLock(str(path) + ".lock")
+    return FileLock(os.path.realpath(path) + ".lock")
 
 
 def _document(fragments: list[str]) -> Iterator[str]:

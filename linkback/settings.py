@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -73,6 +74,7 @@ OPTIONS: tuple[Option, ...] = (
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_WEB = ("http", "https", "")  # an endpoint may be relative to each page
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,15 @@ class Settings:
                 raise ConfigError(
                     f"{name}: {pattern!r} is not a regular expression: {error}"
                 ) from None
+        for name in ("webmention_endpoint", "pingback_endpoint", "trackback_endpoint"):
+            value = chosen.get(name)
+            if value is not None and not (is_url(value) and urlsplit(value).scheme in _WEB):
+                raise ConfigError(
+                    f"{_spelled(OPTIONS_BY_NAME[name], spelling)} must be an http(s) URL, "
+                    f"got {value!r}"
+                )
+        if site_url and not is_url(site_url):
+            raise ConfigError(f"the site URL {site_url!r} is not a URL")
         return cls(
             **chosen,
             site_url=site_url or "",
@@ -195,8 +206,7 @@ class Settings:
 
     def check_for_sending(self, output_dir: str | os.PathLike[str] | None = None) -> None:
         """Refuse what would make sending wrong: no absolute site URL, a log in the output."""
-        scheme = urlsplit(self.site_url).scheme
-        if scheme not in ("http", "https") or not urlsplit(self.site_url).netloc:
+        if not is_http_url(self.site_url):
             raise ConfigError(
                 "linkback needs the absolute http(s) URL of the site to send pings "
                 f"(got {self.site_url!r}); set SITEURL (Pelican), site_url (MkDocs) or --site-url"
@@ -209,6 +219,24 @@ class Settings:
                     f"sent_log {self.sent_log_path} is inside the output folder {out}; it would "
                     "be published or deleted with the site: keep it beside the settings file"
                 )
+
+
+def is_url(text: str) -> bool:
+    """True when ``text`` parses as a URL (``http://[::1`` does not, nor does a bad port)."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return True
+
+
+def is_http_url(text: str) -> bool:
+    """True for an absolute http(s) URL with a host."""
+    if not is_url(text):
+        return False
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _spelled(option: Option, spelling: str) -> str:
@@ -249,6 +277,8 @@ def coerce(option: Option, value: Any, shown_name: str) -> Any:
             with contextlib.suppress(ValueError):
                 value = kind(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # inf would overflow a deadline, nan passes every test
+                raise ConfigError(f"{shown_name} must be a finite number, got {value!r}")
             if kind is int and value != int(value):
                 raise ConfigError(f"{shown_name} must be a whole number, got {value!r}")
             if option.minimum is not None and value < option.minimum:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import links_to
-from tests.peer import Peer, StaticSite
+from tests.peer import Answer, Peer, StaticSite, trackback_answer
+from tests.unprivileged import Unprivileged
 
 NETWORK = ["--allow-private", "--timeout", "2"]
 
@@ -166,6 +167,11 @@ def test_dry_run_writes_nothing(
     )
     assert result.returncode == 0, result.stderr
     assert "1 would be sent" in result.stdout
+    # Without --verbose, still what would be pinged and where.
+    target, endpoint = peer.post_url("webmention"), peer.url("/webmention")
+    assert f"would send {site.url}post.html -> {target} by webmention to {endpoint}" in (
+        result.stderr
+    )
     assert path.read_text(encoding="utf-8") == html
     assert not (tmp_path / "linkback-sent.json").exists()
     assert peer.ping_requests() == []
@@ -322,3 +328,169 @@ def test_discover_webmention_rocks_cases(number: int, peer: Peer, tmp_path: Path
     assert result.returncode == 0, result.stderr
     expected = peer.url(WEBMENTION_ROCKS[number][3])
     assert result.stdout.splitlines()[0].startswith(f"webmention: {expected} (")
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """A configuration error: exit 2 and one line that says so, never a traceback."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("linkback: error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["send", "out", "--site-url", "http://[::1"],
+        ["send", "out", "--site-url", "https://my.blog:port/"],
+        ["send", "out", "--site-url", "https://my.blog", "--timeout", "inf"],
+        ["send", "out", "--site-url", "https://my.blog", "--timeout", "nan"],
+        ["send", "out", "--site-url", "https://my.blog", "--max-page-bytes", "1e999"],
+        ["deliver", "--timeout", "inf"],
+        ["discover", "http://127.0.0.9:9/", "--timeout", "nan"],
+    ],
+)
+def test_bad_numbers_and_urls_are_one_line_errors(args: list[str], tmp_path: Path) -> None:
+    write(tmp_path / "out", "post.html", page(links_to("http://127.0.0.9:9/x/")))
+    one_line_error(linkback(*args, cwd=tmp_path))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--site-url", "ftp://x/"],
+        ["--site-url", "https://my.blog", "--content-selector", "[[["],
+        ["--site-url", "https://my.blog", "--sent-log", "out/linkback-sent.json"],
+        ["--site-url", "https://my.blog", "--sent-log", "corrupt.json"],
+    ],
+)
+def test_nothing_is_written_before_everything_is_checked(args: list[str], tmp_path: Path) -> None:
+    """A run that stops leaves every page as the generator wrote it (no RDF block about
+    ftp://x/ that a corrected run would keep, "never twice")."""
+    (tmp_path / "corrupt.json").write_text("{", encoding="utf-8")
+    before = {
+        path: write(tmp_path / "out", path, page(links_to("http://127.0.0.9:9/x/"))).read_bytes()
+        for path in ("a/index.html", "b.html")
+    }
+    endpoints = ["--webmention-endpoint", "https://my.blog/wm", "--trackback-endpoint", "/tb"]
+    one_line_error(linkback("send", "out", *args, *endpoints, *NETWORK, cwd=tmp_path))
+    assert {path: (tmp_path / "out" / path).read_bytes() for path in before} == before
+
+
+def test_an_unwritable_page_is_a_one_line_error_before_any_page_changes(
+    unprivileged: Unprivileged, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    first = write(site, "a.html", page(links_to("http://127.0.0.9:9/x/")))
+    second = write(site, "b.html", page(links_to("http://127.0.0.9:9/y/")))
+    second.chmod(0o444)
+    before = first.read_bytes()
+    result = unprivileged.run(
+        [_script(), "send", "site", "--site-url", "https://my.blog", "--no-check-live"]
+        + ["--webmention-endpoint", "https://my.blog/wm"],
+        cwd=tmp_path,
+    )
+    assert "b.html" in one_line_error(result)
+    assert first.read_bytes() == before
+
+
+@pytest.mark.parametrize("check_live", ["--check-live", "--no-check-live"])
+def test_targets_go_out_exactly_as_written_iris_included(
+    check_live: str, peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    """Receivers match the target literally: ``café`` is not ``caf%C3%A9`` to them."""
+    endpoint = peer.add_endpoint("/wm")
+    headers = {"Link": f'<{endpoint.url}>; rel="webmention"'}
+    peer.add_page("/t/caf%C3%A9/", "<html><body>a post</body></html>", headers=headers)
+    target = peer.url("/t/café/?q=thé&x=1")
+    write(site_dir, "post/index.html", page(f'<article><a href="{target}">it</a></article>'))
+    result = linkback(
+        "send", str(site_dir), "--site-url", site.url, check_live, *NETWORK, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 sent" in result.stdout
+    assert endpoint.forms() == [{"source": f"{site.url}post/", "target": target}]
+    assert list(sent_log(tmp_path)["links"][f"{site.url}post/"]) == [target]
+
+
+def test_a_pending_iri_target_is_delivered_as_written(
+    peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    """The pending record keeps the target as written, and deliver's live check finds it."""
+    endpoint = peer.add_endpoint("/wm")
+    headers = {"Link": f'<{endpoint.url}>; rel="webmention"'}
+    peer.add_page("/t/caf%C3%A9/", "<html><body>a post</body></html>", headers=headers)
+    target = peer.url("/t/café/")
+    output = tmp_path / "output"
+    html = page(f'<article><a href="{target}">it</a></article>')
+    write(output, "post/index.html", html)
+    result = linkback("send", str(output), "--site-url", site.url, *NETWORK, cwd=tmp_path)
+    assert "1 pending until live" in result.stdout, result.stderr
+    assert list(sent_log(tmp_path)["links"][f"{site.url}post/"]) == [target]
+    write(site_dir, "post/index.html", (output / "post/index.html").read_text(encoding="utf-8"))
+    result = linkback("deliver", *NETWORK, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 sent (1 webmention)" in result.stdout
+    assert endpoint.forms() == [{"source": f"{site.url}post/", "target": target}]
+
+
+def test_xhtml_pages_with_an_xml_declaration_are_read(
+    peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    target = peer.post_url("webmention")
+    write(
+        site_dir,
+        "post/index.html",
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"'
+        ' "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+        '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>X</title></head>'
+        f'<body><article><p>See <a href="{target}">this</a>.</p></article></body></html>',
+    )
+    result = linkback("send", str(site_dir), "--site-url", site.url, *NETWORK, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 links in 1 pages: 1 sent (1 webmention)" in result.stdout
+    assert [r.target for r in peer.received_by("webmention")] == [target]
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x9b1m"
+IN_XML = "\x9b2J\u202e"  # XML 1.0 holds no C0 control: a C1 one and a bidi override
+
+
+def test_what_servers_say_is_printed_with_control_characters_escaped(
+    peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    """A header, a fault string or a trackback message must not drive the terminal."""
+    endpoint = peer.add_endpoint(
+        "/tb", Answer(200, trackback_answer(f"no{IN_XML}"), "text/xml; charset=utf-8")
+    )
+    target = peer.add_target("tb", trackback=endpoint.url)
+    shown = peer.add_page("/shown/", "<html></html>", headers={"X-Pingback": f"/x{ESCAPES}"})
+    write(site_dir, "post/index.html", page(f"<article>{links_to(target)}</article>"))
+    runs = [
+        linkback("discover", shown, *NETWORK, cwd=tmp_path),
+        linkback("send", str(site_dir), "--site-url", site.url, "-v", *NETWORK, cwd=tmp_path),
+        linkback("status", cwd=tmp_path),
+    ]
+    assert [run.returncode for run in runs] == [0, 1, 0], [run.stderr for run in runs]
+    for run in runs:
+        printed = run.stdout + run.stderr
+        assert not any(char in printed for char in "\x1b\x07\x9b\u202e"), printed
+    assert "\\x1b]0;owned\\x07" in runs[0].stdout
+    assert "no\\x9b2J\\u202e" in runs[1].stderr
+    assert "no\\x9b2J\\u202e" in runs[2].stdout
+
+
+@pytest.mark.parametrize("command", ["status", "deliver"])
+def test_a_malformed_entry_is_a_one_line_error_naming_the_file(
+    command: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "linkback-sent.json"
+    log.write_text(
+        '{"version": 1, "links": {"https://my.blog/a/": {"https://x.example/": '
+        '{"status": ["a"]}}}}',
+        encoding="utf-8",
+    )
+    before = log.read_bytes()
+    assert str(log) in one_line_error(linkback(command, cwd=tmp_path))
+    assert log.read_bytes() == before

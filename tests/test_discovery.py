@@ -296,6 +296,24 @@ def test_trackback_by_rdf_about_when_no_identifier(peer: Peer, fetch: Callable) 
     assert fetch(url).trackback == peer.url("/tb/about")
 
 
+@pytest.mark.parametrize(
+    ("ping", "expected"),
+    [
+        ("/tb/relative?p=1", "/tb/relative?p=1"),
+        ("../tb/up", "/blog/tb/up"),
+        ("tb", "/blog/moved/tb"),
+    ],
+)
+def test_a_relative_trackback_ping_resolves_against_the_final_page_url(
+    ping: str, expected: str, peer: Peer, fetch: Callable
+) -> None:
+    """Like every other endpoint, after redirects (the block is about the page asked for)."""
+    url = peer.url("/blog/about/")
+    peer.add_page("/blog/about/", "", status=301, headers={"Location": "/blog/moved/"})
+    peer.add_page("/blog/moved/", PAGE.format(head="", body=rdf(url, ping, identifier=url)))
+    assert fetch(url).trackback == peer.url(expected)
+
+
 def test_peer_posts_advertise_what_they_say(peer: Peer, fetch: Callable) -> None:
     every = fetch(peer.post_url("all"))
     assert every.webmention == peer.url("/webmention")

@@ -160,3 +160,73 @@ def test_head_tags_go_before_the_first_head_end_or_body(page: str, anchor: str) 
     html = pages.add_head_tags(page, ENDPOINTS)
     assert html.replace(tags, "", 1) == page
     assert html.index(tags + anchor) == page.index(anchor)
+
+
+# Where the head and the body end is the tokenizer's answer, not a text search's.
+TRICKY_HEAD = (
+    "<!DOCTYPE html>\n<html>\n<head>\n"
+    '<!-- the theme: </head> <body> <link rel="webmention" href="/old"> -->\n'
+    '<meta name="description" content="a </head> and a <body> in an attribute">\n'
+    "<title>On </head> and <body></title>\n"
+    '<script>var s = "</head><body>";</script>\n'
+    "<style>/* </head> */</style>\n"
+    "</head>\n<body>\n<article>" + CONTENT + "</article>\n"
+    "</body>\n<!-- tracking: </body> -->\n</html>\n"
+)
+
+
+def test_head_tags_go_where_the_head_really_ends() -> None:
+    html = pages.add_head_tags(TRICKY_HEAD, ENDPOINTS)
+    tags = pages.head_tags(TRICKY_HEAD, ENDPOINTS)
+    real_end = TRICKY_HEAD.index("</head>\n<body>")
+    assert html == TRICKY_HEAD[:real_end] + tags + TRICKY_HEAD[real_end:]
+    assert link_rels(html) == [("webmention", WEBMENTION), ("pingback", PINGBACK)]
+
+
+def test_a_commented_out_link_advertises_nothing() -> None:
+    """The tag in the theme's comment is not on the page: linkback's own is added."""
+    page = PAGE.replace("<title>", '<!-- <link rel="webmention" href="/old"> --><title>')
+    assert pages.head_tags(page, ENDPOINTS).startswith('<link rel="webmention"')
+
+
+def test_block_goes_before_the_real_body_end() -> None:
+    block = pages.trackback_block(PAGE_URL, "T", ENDPOINTS)
+    html = pages.add_after_content(TRICKY_HEAD, "<p>changed by the theme</p>", block)
+    real_end = TRICKY_HEAD.rindex("</body>\n<!--")
+    assert html == TRICKY_HEAD[:real_end] + block + TRICKY_HEAD[real_end:]
+
+
+@pytest.mark.parametrize(
+    ("page", "anchor"),
+    [
+        ("<html><head><title>t</title><div>no body tag</div></html>", "<div>"),
+        ("<head><meta charset=utf-8>Text starts the body</head>", "Text starts"),
+        ("<html><head><link rel=stylesheet href=s.css></html>", "</html>"),
+    ],
+)
+def test_a_head_without_its_end_tag_ends_where_the_body_starts(page: str, anchor: str) -> None:
+    tags = pages.head_tags(page, ENDPOINTS)
+    html = pages.add_head_tags(page, ENDPOINTS)
+    assert html == page.replace(anchor, tags + anchor, 1)
+
+
+@pytest.mark.parametrize(
+    ("page", "has_webmention", "anchor"),
+    [
+        # An unquoted value holds a quote; the link after it is a real one.
+        ('<head><meta content=a"b><link rel=webmention href=/x></head><p>', True, "</head>"),
+        ("<head><meta content='x </head> y'></head><p>", False, "</head><p>"),
+        ('<head><title>a < b</head></title><link rel="webmention"></head>', True, "</head>"),
+        ("<head><noscript></head></noscript></head>", False, "</head>"),
+        ("<head><meta x=1>< not a tag</head>", False, "< not a tag"),
+        ('<head><link rel="pingback" title="rel=webmention"></head>', False, "</head>"),
+        ("<!DOCTYPE html><?xml-stylesheet href='x'?><head></HEAD\n>", False, "</HEAD\n>"),
+    ],
+)
+def test_the_tokenizer_reads_tags_as_browsers_do(
+    page: str, has_webmention: bool, anchor: str
+) -> None:
+    tags = pages.head_tags(page, ENDPOINTS)
+    assert ('rel="webmention"' not in tags) is has_webmention
+    at = page.rindex(anchor)  # the last one: the others are inside a title or a noscript
+    assert pages.add_head_tags(page, ENDPOINTS) == page[:at] + tags + page[at:]

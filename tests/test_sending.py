@@ -384,3 +384,30 @@ def test_target_page_429_is_fetched_again_after_the_pause(
     result = run(publish("post", links_to(target)), settings, target)
     assert result["status"] == "sent"
     assert peer.requests.count(("GET", "/busy/")) == 2
+
+
+@pytest.mark.parametrize("retry_after", ["1", "0"])
+def test_a_429_that_never_ends_is_tried_again_once_per_pair(
+    retry_after: str, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    """Then the pair waits for the next build, and the run ends."""
+    endpoint = peer.add_endpoint("/wm", Answer(429, "no", headers={"Retry-After": retry_after}))
+    targets = [peer.add_target(f"t{n}", webmention=endpoint.url) for n in range(3)]
+    source = publish("post", links_to(*targets))
+    started = time.monotonic()
+    report = send([source], settings)
+    assert time.monotonic() - started < 15
+    assert sorted(form["target"] for form in endpoint.forms()) == sorted(targets * 2)
+    assert report.failed == report.failed_retry == 3
+    for target in targets:
+        result = entry(settings, source.url, target)
+        assert (result["status"], result["retry"], result["detail"]) == ("failed", True, "HTTP 429")
+
+
+def test_a_target_page_that_answers_429_for_ever_is_fetched_twice(
+    peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    target = peer.add_page("/busy/", "slow down", status=429, headers={"Retry-After": "1"})
+    result = run(publish("post", links_to(target)), settings, target)
+    assert peer.requests.count(("GET", "/busy/")) == 2
+    assert (result["status"], result["retry"]) == ("failed", True)

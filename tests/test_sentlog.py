@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -23,7 +24,15 @@ from filelock import FileLock
 
 from linkback import Report, SentLogError, Settings, Source, deliver, links, send, sentlog
 from tests.conftest import deploy, entry, links_to, read_log
-from tests.peer import Answer, Peer, PeerHandler, ScriptedEndpoint, trackback_answer
+from tests.peer import (
+    Answer,
+    Peer,
+    PeerHandler,
+    ScriptedEndpoint,
+    StaticSite,
+    trackback_answer,
+)
+from tests.unprivileged import Unprivileged
 
 Publish = Callable[..., Source]
 FIELDS = {
@@ -530,3 +539,304 @@ def test_two_runs_at_the_same_time_never_send_a_ping_twice(
         assert Counter(r.target for r in slow.received) == dict.fromkeys(targets, 1)
         assert len(slow.ping_requests()) == len(targets)
         assert sent_targets(settings) == set(targets)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("attempts", "many"),
+        ("attempts", -1),
+        ("attempts", True),
+        ("status", ["a"]),
+        ("status", "done"),
+        ("retry", "yes"),
+        ("protocol", "smoke"),
+        ("endpoint", 7),
+        ("endpoints", [["webmention"]]),
+        ("need_link", None),
+    ],
+)
+def test_a_malformed_entry_stops_the_run_before_any_request(
+    field: str, value: object, peer: Peer, publish: Publish, settings: Settings
+) -> None:
+    """Found when the log is read: found after its ping went out, the run crashed before
+    recording it, and the next build sent it again."""
+    target = peer.post_url("webmention")
+    source = publish("post", links_to(target))
+    good = {"status": "failed", "protocol": "webmention", "attempts": 1, "retry": True}
+    raw = json.dumps({"version": 1, "links": {source.url: {target: {**good, field: value}}}})
+    settings.sent_log_path.write_text(raw, encoding="utf-8")
+    with pytest.raises(SentLogError) as error:
+        send([source], settings)
+    message = str(error.value)
+    assert str(settings.sent_log_path) in message and f'"{field}"' in message
+    assert settings.sent_log_path.read_text(encoding="utf-8") == raw
+    assert peer.requests == []
+
+
+# The sent-log under faults: a symbolic link, a full disk, a read-only folder ----------------
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_symlinked_sent_log_is_written_through_and_the_link_stays(
+    existing: bool, peer: Peer, publish: Publish, settings: Settings, tmp_path: Path
+) -> None:
+    """A log kept in a CI cache and linked into place: the cache gets the results."""
+    cache = tmp_path / "ci-cache"
+    cache.mkdir()
+    real = cache / "linkback-sent.json"
+    if existing:
+        real.write_text('{"version": 1, "links": {}}', encoding="utf-8")
+    settings.sent_log_path.symlink_to(real)
+    target = peer.post_url("webmention")
+    source = publish("post", links_to(target))
+
+    with FileLock(str(real) + ".lock"):  # the lock is beside the file the link names
+        holder = start_sender(settings, [source])
+        time.sleep(1.0)
+        assert holder.poll() is None and peer.ping_requests() == []
+    holder.communicate(timeout=30)
+    assert holder.returncode == 0
+
+    assert settings.sent_log_path.is_symlink()
+    assert os.readlink(settings.sent_log_path) == str(real)
+    assert json.loads(real.read_text(encoding="utf-8"))["links"][source.url][target]["status"] == (
+        "sent"
+    )
+    assert not Path(str(settings.sent_log_path) + ".lock").exists()
+    assert send([source], settings).already == 1
+    assert len(peer.ping_requests()) == 1
+
+
+def test_the_log_text_is_json_dumps_of_the_log_after_any_updates(tmp_path: Path) -> None:
+    path = tmp_path / "log.json"
+    pending = {
+        "status": "pending",
+        "protocol": "webmention",
+        "endpoints": [["webmention", "https://x.example/wm"]],
+        "title": 'Thé "quoted"\nline',
+        "retry": True,
+    }
+    with sentlog.SentLog.open(path) as log:
+        for index in (3, 1, 2, 1):
+            log.record("https://b.example/é/", f"https://t{index}.example/", {**pending})
+            log.flush()
+        log.record("https://a.example/", "https://t.example/", {"status": "sent", "attempts": 1})
+        log.record("https://b.example/é/", "https://t2.example/", {"status": "no-endpoint"})
+    expected = {
+        "version": 1,
+        "links": {
+            "https://a.example/": {"https://t.example/": {"status": "sent", "attempts": 1}},
+            "https://b.example/é/": {
+                "https://t1.example/": pending,
+                "https://t2.example/": {"status": "no-endpoint"},
+                "https://t3.example/": pending,
+            },
+        },
+    }
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(expected, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    with sentlog.SentLog.open(path) as log:  # an old file, a new result
+        log.record("https://a.example/", "https://t0.example/", {"status": "skipped"})
+    expected["links"]["https://a.example/"]["https://t0.example/"] = {"status": "skipped"}
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(expected, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_each_rewrite_serialises_only_what_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page with 30,000 links took 35 s of rewriting: every result serialised the page's
+    every entry again. Now each entry is serialised when it changes, whatever the rewrites."""
+    serialised = [0]
+
+    class CountingJson:
+        loads = staticmethod(json.loads)
+
+        @staticmethod
+        def dumps(value: object, **options: object) -> str:
+            text = json.dumps(value, **options)
+            serialised[0] += len(text)
+            return text
+
+    monkeypatch.setattr(sentlog, "json", CountingJson)
+    path = tmp_path / "log.json"
+    entry = {"status": "sent", "protocol": "webmention", "attempts": 1, "retry": False}
+    with sentlog.SentLog.open(path) as log:
+        for index in range(3000):
+            log.record("https://my.blog/page/", f"https://t.example/{index}/", dict(entry))
+            if index % 100 == 0:
+                log.flush()  # 30 rewrites at least
+    assert serialised[0] < 1.5 * path.stat().st_size
+
+
+def _linkback_script() -> str:
+    return str(Path(sys.executable).with_name("linkback"))
+
+
+class _CountingEndpoint:
+    """A Webmention endpoint that does ``on_ping(n)`` when the n-th ping arrives."""
+
+    def __init__(self, peer: Peer, on_ping: Callable[[int], None] = lambda n: None) -> None:
+        self.url = peer.url("/wm")
+        self.targets: list[str] = []
+        self._on_ping = on_ping
+        self._lock = threading.Lock()
+        peer.add_handler("/wm", self, method="POST")
+
+    def __call__(self, handler: PeerHandler) -> None:
+        target = handler.form()["target"]
+        with self._lock:
+            self.targets.append(target)
+            count = len(self.targets)
+        self._on_ping(count)
+        handler.reply(202, "accepted")
+
+
+def _faulty_run(
+    site: StaticSite, site_dir: Path, log: Path, targets: list[str], **popen: object
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``linkback send`` of one page linking to ``targets``, one request at a time."""
+    page = site_dir / "post" / "index.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        f"<!DOCTYPE html><html><head><title>P</title></head><body><article>"
+        f"{links_to(*targets)}</article></body></html>",
+        encoding="utf-8",
+    )
+    args = [_linkback_script(), "send", str(site_dir), "--site-url", site.url]
+    args += ["--sent-log", str(log), "--allow-private", "--timeout", "5", "--per-host", "1"]
+    env = {key: value for key, value in os.environ.items() if key != "LINKBACK_SEND"}
+    result = subprocess.run(
+        args, cwd=log.parent.parent, env=env, capture_output=True, text=True, timeout=60, **popen
+    )
+    return result, page
+
+
+def _check_stopped_and_named(
+    result: subprocess.CompletedProcess[str],
+    log: Path,
+    source: str,
+    endpoint: _CountingEndpoint,
+    targets: list[str],
+) -> set[str]:
+    """The run stopped at once with one error line naming what was sent but not recorded;
+    the log parses and holds what it says. Returns the targets recorded as sent."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if "error" in line]
+    assert error.startswith("linkback: error: cannot write the sent-log ")
+    assert "sending stopped" in error
+    recorded = {
+        target
+        for target, record in json.loads(log.read_text(encoding="utf-8"))["links"]
+        .get(source, {})
+        .items()
+        if record["status"] == "sent"
+    }
+    received = set(endpoint.targets)
+    assert len(endpoint.targets) == len(received)  # nothing twice within the run
+    assert recorded <= received
+    unrecorded = received - recorded
+    assert 1 <= len(unrecorded) <= 2  # the result that failed to be written, and one in flight
+    for target in unrecorded:
+        assert f"{source} -> {target}" in error
+    for target in recorded:
+        assert target not in error
+    assert len(received) < len(targets)  # no request after the failure
+    return recorded
+
+
+def _next_run_sends_no_duplicate(
+    site: StaticSite,
+    site_dir: Path,
+    log: Path,
+    endpoint: _CountingEndpoint,
+    targets: list[str],
+    recorded: set[str],
+) -> None:
+    before = len(endpoint.targets)
+    result, _ = _faulty_run(site, site_dir, log, targets)
+    assert result.returncode == 0, result.stderr
+    again = Counter(endpoint.targets[before:])
+    assert not recorded & set(again)
+    assert set(again) == set(targets) - recorded
+    assert Counter(endpoint.targets) == {t: 1 for t in recorded} | {
+        t: (2 if t in set(endpoint.targets[:before]) else 1) for t in set(targets) - recorded
+    }
+
+
+def test_a_full_disk_stops_sending_at_once_and_names_what_was_not_recorded(
+    site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    """The file size limit reached mid-run: 300 pings went out, 58 were logged, and the
+    next build sent 242 duplicates. Now the run stops at the first write that fails."""
+    with Peer("127.0.0.4") as peer:
+        endpoint = _CountingEndpoint(peer)
+        targets = [peer.add_target(f"t{n:02}", webmention=endpoint.url) for n in range(20)]
+        log = tmp_path / "state" / "linkback-sent.json"
+        log.parent.mkdir()
+
+        def limit_file_size() -> None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))  # a few entries
+
+        result, page = _faulty_run(site, site_dir, log, targets, preexec_fn=limit_file_size)
+        source = f"{site.url}post/"
+        recorded = _check_stopped_and_named(result, log, source, endpoint, targets)
+        assert "File too large" in result.stderr
+        assert recorded
+        _next_run_sends_no_duplicate(site, site_dir, log, endpoint, targets, recorded)
+
+
+def test_a_folder_made_read_only_mid_run_stops_sending_at_once(
+    unprivileged: Unprivileged, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    log = folder / "linkback-sent.json"
+
+    def on_ping(count: int) -> None:
+        if count == 4:
+            folder.chmod(0o555)
+
+    with Peer("127.0.0.4") as peer:
+        endpoint = _CountingEndpoint(peer, on_ping)
+        targets = [peer.add_target(f"t{n:02}", webmention=endpoint.url) for n in range(12)]
+        try:
+            result, _ = _faulty_run(site, site_dir, log, targets, preexec_fn=unprivileged.preexec)
+        finally:
+            folder.chmod(0o755)
+        source = f"{site.url}post/"
+        recorded = _check_stopped_and_named(result, log, source, endpoint, targets)
+        assert "Permission denied" in result.stderr
+        assert len(recorded) >= 2
+        _next_run_sends_no_duplicate(site, site_dir, log, endpoint, targets, recorded)
+
+
+@pytest.mark.parametrize("lock_exists", [False, True])
+def test_a_read_only_folder_stops_the_run_before_any_request(
+    lock_exists: bool,
+    unprivileged: Unprivileged,
+    peer: Peer,
+    site: StaticSite,
+    site_dir: Path,
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    log = folder / "linkback-sent.json"
+    log.write_text('{"version": 1, "links": {}}', encoding="utf-8")
+    if lock_exists:
+        Path(str(log) + ".lock").touch()
+    folder.chmod(0o555)
+    endpoint = _CountingEndpoint(peer)
+    target = peer.add_target("t", webmention=endpoint.url)
+    try:
+        result, page = _faulty_run(site, site_dir, log, [target], preexec_fn=unprivileged.preexec)
+    finally:
+        folder.chmod(0o755)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"linkback: error: cannot write the sent-log {log}")
+    assert peer.requests == [] and site.requests == []
+    assert log.read_text(encoding="utf-8") == '{"version": 1, "links": {}}'

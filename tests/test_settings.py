@@ -163,3 +163,40 @@ def test_user_agent_names_linkback_and_the_site() -> None:
     assert "https://my.blog" in settings.agent
     custom = Settings.from_mapping({"user_agent": "Mine/1"}, environ={})
     assert custom.agent == "Mine/1"
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity", float("inf"), float("nan")])
+@pytest.mark.parametrize(
+    ("name", "spelling"),
+    [
+        ("LINKBACK_TIMEOUT", "pelican"),
+        ("timeout", "plain"),
+        ("--timeout", "cli"),
+        ("LINKBACK_CONCURRENCY", "pelican"),
+        ("max_page_bytes", "plain"),
+    ],
+)
+def test_numbers_must_be_finite_in_every_spelling(name: str, spelling: str, value: object) -> None:
+    """inf would kill the deadline thread; nan compares false with every limit."""
+    key = name.removeprefix("--").replace("-", "_")
+    with pytest.raises(ConfigError) as error:
+        Settings.from_mapping({key: value}, spelling=spelling, environ={})
+    message = str(error.value)
+    assert name in message
+    assert "finite" in message or "integer" in message
+
+
+@pytest.mark.parametrize("site_url", ["http://[::1", "https://my.blog:port/"])
+def test_a_site_url_that_does_not_parse_is_a_configuration_error(site_url: str) -> None:
+    with pytest.raises(ConfigError, match="URL"):
+        Settings.from_mapping({}, site_url=site_url, environ={})
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://my.blog/wm", "javascript:alert(1)", "http://[::1/"])
+def test_endpoints_must_be_http_urls(endpoint: str) -> None:
+    with pytest.raises(ConfigError, match="LINKBACK_WEBMENTION_ENDPOINT"):
+        Settings.from_mapping(
+            {"LINKBACK_WEBMENTION_ENDPOINT": endpoint}, spelling="pelican", environ={}
+        )
+    relative = Settings.from_mapping({"webmention_endpoint": "/webmention"}, environ={})
+    assert relative.webmention_endpoint == "/webmention"
