@@ -164,6 +164,6 @@ def insert_after_content(html: str, content: str, block: str) -> str:
     displayed linkbacks go there on pages that carry a Trackback block too."""
     end = _content_end(html, content) if content and not content.isspace() else -1
     if end < 0:
-        body_ends = [match.start() for match in _BODY_END.finditer(html)]
-        end = body_ends[-1] if body_ends else len(html)
+        body_end = markup.body_end(html)
+        end = len(html) if body_end is None else body_end
     return f"{html[:end]}{block}{html[end:]}"
