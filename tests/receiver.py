@@ -132,6 +132,7 @@ def serve_process(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + 20

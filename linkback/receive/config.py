@@ -119,8 +119,10 @@ def load(
     *,
     config_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    require_site: bool = True,
 ) -> ServiceConfig:
-    """The options from the three places; raises :class:`ConfigError` with one line."""
+    """The options from the three places; raises :class:`ConfigError` with one line.
+    ``linkback mentions`` needs only the store, so it does not require ``site_url``."""
     environ = os.environ if environ is None else environ
     chosen: dict[str, Any] = {}
     if config_file is not None:
@@ -136,14 +138,14 @@ def load(
     for name, value in cli.items():
         option = SERVE_BY_NAME[name]
         chosen[name] = coerce(option, _listed(option, value), option.cli_name)
-    return from_mapping(chosen)
+    return from_mapping(chosen, require_site=require_site)
 
 
-def from_mapping(values: Mapping[str, Any]) -> ServiceConfig:
+def from_mapping(values: Mapping[str, Any], *, require_site: bool = True) -> ServiceConfig:
     """Checked values (from :func:`load`, or handed to a worker process) as a config."""
     chosen = dict(values)
     sites = [url.rstrip("/") + "/" for url in chosen.get("site_url") or []]
-    if not sites:
+    if not sites and require_site:
         raise ConfigError("--site-url is required: the site whose pages may be targets")
     for url in sites:
         parts = urlsplit(url)
