@@ -41,12 +41,12 @@ def decode_form(body: bytes, content_type: str) -> dict[str, str]:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset":
             declared = value.strip().strip("\"'")
-    fields = parse_qs(body, keep_blank_values=True)
-    decoded: dict[str, str] = {}
-    for raw_name, values in fields.items():
-        name = raw_name.decode("ascii", errors="replace")
-        decoded[name] = html.unescape(_decode(values[-1], declared)).strip()
-    return decoded
+    # Latin-1 maps every byte to one character and back: the bytes survive the parsing.
+    fields = parse_qs(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    return {
+        name: html.unescape(_decode(values[-1].encode("latin-1"), declared)).strip()
+        for name, values in fields.items()
+    }
 
 
 def _decode(raw: bytes, declared: str | None) -> str:

@@ -6,6 +6,7 @@ fetches (through :mod:`.fetch`) and turns the answer into an :data:`Outcome`.
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import threading
 import time
@@ -281,8 +282,12 @@ class Verifier:
         self.window = SourceWindow()
         self._targets: dict[str, tuple[float, bool]] = {}
         self._targets_lock = threading.Lock()
+        self._sync_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=32, thread_name_prefix="linkback-sync"
+        )
 
     def close(self) -> None:
+        self._sync_pool.shutdown(wait=False, cancel_futures=True)
         for client in (self.background, self.sync, self.site):
             client.close()
 
@@ -331,6 +336,19 @@ class Verifier:
         return response
 
     def verify(self, source: str, target: str, *, sync: bool) -> Outcome:
+        """The outcome; a synchronous one is given up at ``verify_timeout_sync`` whatever
+        the fetch is doing (it finishes on its own thread, within the client's deadline)."""
+        if not sync:
+            return self._verify(source, target, sync=False)
+        future = self._sync_pool.submit(self._verify, source, target, sync=True)
+        try:
+            return future.result(timeout=self.config.verify_timeout_sync)
+        except concurrent.futures.TimeoutError:
+            return Transient(
+                f"no complete answer within {self.config.verify_timeout_sync:g} s", slow=True
+            )
+
+    def _verify(self, source: str, target: str, *, sync: bool) -> Outcome:
         if not self.target_exists(target):
             return Refused("target not found")
         try:
