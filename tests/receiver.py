@@ -42,7 +42,9 @@ class Receiver:
         self.service = self.app.state.service
         self.store = self.service.store
         self.server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+            uvicorn.Config(
+                self.app, log_level="warning", access_log=False, lifespan="on", proxy_headers=False
+            )
         )
         self.session = requests.Session()
         self.session.trust_env = False
