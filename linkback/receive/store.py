@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Any
 
 from ..display.model import Kind, Protocol
+from ..urls import page_key
 
 SCHEMA_VERSION = 1
 RETRY_DELAYS = (60.0, 600.0, 3600.0)  # back-off after the 1st, 2nd and 3rd transient failure
@@ -152,6 +153,7 @@ _TABLES = (
         id {serial},
         source TEXT NOT NULL,
         target TEXT NOT NULL,
+        target_key TEXT NOT NULL,
         protocol TEXT NOT NULL,
         status TEXT NOT NULL,
         moderation TEXT,
@@ -177,6 +179,7 @@ _TABLES = (
     )""",
     "CREATE INDEX IF NOT EXISTS linkbacks_due ON linkbacks (due) WHERE due IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS linkbacks_seq ON linkbacks (seq)",
+    "CREATE INDEX IF NOT EXISTS linkbacks_target ON linkbacks (target_key, received)",
     "CREATE INDEX IF NOT EXISTS linkbacks_status ON linkbacks (status, received)",
     """CREATE TABLE IF NOT EXISTS rules (
         kind TEXT NOT NULL,
@@ -253,7 +256,8 @@ class Store(ABC):
         left as it is unless it is ``invalid`` or ``deleted``."""
 
     @abstractmethod
-    def update_content(self, linkback_id: int, content: Content) -> None: ...
+    def update_excerpt(self, linkback_id: int, content: Content) -> None:
+        """A repeated trackback: its title, excerpt and blog name replace the stored ones."""
 
     @abstractmethod
     def list(
@@ -380,12 +384,12 @@ class SqlStore(Store):
             seq = self._next_seq(cursor)
             row = self._run(
                 cursor,
-                "INSERT INTO linkbacks (source, target, protocol, status, received, updated, "
-                "seq, due) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?) "
+                "INSERT INTO linkbacks (source, target, target_key, protocol, status, received, "
+                "updated, seq, due) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?) "
                 "ON CONFLICT (source, target) DO UPDATE SET due = excluded.due, "
                 "lease_until = NULL, claimed_by = NULL, attempts = 0, seq = excluded.seq, "
                 "updated = excluded.updated RETURNING id",
-                (source, target, protocol.value, stamp, stamp, seq, when),
+                (source, target, _key(target), protocol.value, stamp, stamp, seq, when),
             ).fetchone()
         return int(row[0])
 
@@ -423,13 +427,14 @@ class SqlStore(Store):
                 return Stored(int(existing[0]), False, status)
             row = self._run(
                 cursor,
-                "INSERT INTO linkbacks (source, target, protocol, status, moderation, type, rsvp, "
-                "author_name, author_url, author_photo, title, content_html, content_text, "
-                "published, entry_url, updated, seq, received) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO linkbacks (source, target, target_key, protocol, status, moderation, "
+                "type, rsvp, author_name, author_url, author_photo, title, content_html, "
+                "content_text, published, entry_url, updated, seq, received) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     source,
                     target,
+                    _key(target),
                     protocol.value,
                     status.value,
                     status.value,
@@ -439,15 +444,14 @@ class SqlStore(Store):
             ).fetchone()
             return Stored(int(row[0]), True, status)
 
-    def update_content(self, linkback_id: int, content: Content) -> None:
+    def update_excerpt(self, linkback_id: int, content: Content) -> None:
         with self._transaction() as cursor:
             seq = self._next_seq(cursor)
             self._run(
                 cursor,
-                "UPDATE linkbacks SET type = ?, rsvp = ?, author_name = ?, author_url = ?, "
-                "author_photo = ?, title = ?, content_html = ?, content_text = ?, "
-                "published = ?, entry_url = ?, updated = ?, seq = ? WHERE id = ?",
-                (*_content_values(content), now_iso(), seq, linkback_id),
+                "UPDATE linkbacks SET title = ?, content_text = ?, author_name = ?, "
+                "updated = ?, seq = ? WHERE id = ?",
+                (content.title, content.text, content.author.name, now_iso(), seq, linkback_id),
             )
 
     # The queue ------------------------------------------------------------------------------
@@ -601,20 +605,21 @@ class SqlStore(Store):
         if changed_since is not None:
             conditions.append("seq > ?")
             parameters.append(changed_since)
+        if target_key is not None:
+            conditions.append("target_key = ?")
+            parameters.append(target_key)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        page = ""
+        if limit is not None:
+            page = " LIMIT ? OFFSET ?"
+            parameters.extend((limit, offset))
         with self._transaction() as cursor:
             rows = self._run(
                 cursor,
-                f"SELECT {_COLUMNS} FROM linkbacks {where} ORDER BY received DESC, id DESC",
+                f"SELECT {_COLUMNS} FROM linkbacks {where} ORDER BY received DESC, id DESC{page}",
                 parameters,
             ).fetchall()
-        records = [_record(row) for row in rows]
-        if target_key is not None:
-            from ..urls import page_key
-
-            records = [r for r in records if page_key(r.target) == target_key]
-        end = None if limit is None else offset + limit
-        return records[offset:end]
+        return [_record(row) for row in rows]
 
     def set_status(self, linkback_id: int, status: Status, reason: str | None = None) -> bool:
         with self._transaction() as cursor:
@@ -646,6 +651,11 @@ class SqlStore(Store):
         with self._transaction() as cursor:
             rows = self._run(cursor, "SELECT kind, pattern FROM rules ORDER BY kind, pattern")
             return [Rule(RuleKind(kind), pattern) for kind, pattern in rows.fetchall()]
+
+
+def _key(target: str) -> str:
+    """What groups a target's spellings (http and https, trailing slash) as one page."""
+    return page_key(target) or target
 
 
 def _content_values(content: Content) -> tuple[Any, ...]:
