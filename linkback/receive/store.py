@@ -232,8 +232,9 @@ class Store(ABC):
         """A transient failure: back off, never delete; give up after the last delay."""
 
     @abstractmethod
-    def requeue_claims(self, *, expired_only: bool) -> int:
-        """Claims left by a process that stopped are queued again."""
+    def requeue_claims(self, *, expired_only: bool, claimer: str | None = None) -> int:
+        """Claims left by a process that stopped (or by ``claimer``'s threads, a prefix of
+        their names) are queued again."""
 
     @abstractmethod
     def queue_length(self) -> int: ...
@@ -551,10 +552,13 @@ class SqlStore(Store):
             self._finish(cursor, job, final, reason if final == "invalid" else None)
             return Status(final)
 
-    def requeue_claims(self, *, expired_only: bool) -> int:
+    def requeue_claims(self, *, expired_only: bool, claimer: str | None = None) -> int:
         with self._transaction() as cursor:
             condition = " AND lease_until < ?" if expired_only else ""
-            parameters = (time.time(),) if expired_only else ()
+            parameters: tuple[Any, ...] = (time.time(),) if expired_only else ()
+            if claimer is not None:
+                condition += " AND claimed_by LIKE ?"
+                parameters += (claimer.replace("%", "") + ":%",)
             return int(
                 self._run(
                     cursor,

@@ -52,12 +52,16 @@ class Workers:
         self._wakeup.set()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Finish what is being verified; what is not finished is re-queued on restart."""
+        """Finish what is being verified, within one verification's deadline; what is still
+        running then is queued again for another process (or the next start)."""
         self._stopping.set()
         self._wakeup.set()
-        limit = time.monotonic() + (timeout if timeout is not None else self.lease)
+        wait = timeout if timeout is not None else self.verifier.config.verify_timeout + 1
+        limit = time.monotonic() + wait
         for thread in self._threads:
             thread.join(max(0.0, limit - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            self.store.requeue_claims(expired_only=False, claimer=self.name)
 
     def _run(self, number: int) -> None:
         worker = f"{self.name}:{number}"
