@@ -267,3 +267,17 @@ def test_the_form_and_health(receiver: Receiver) -> None:
     health = receiver.get("/health")
     assert health.json() == {"status": "ok", "queue": 0}
     assert receiver.get("/webmention/status/999").status_code == 404
+
+
+def test_webmentions_from_one_post_to_several_pages_fetch_it_once(
+    receiver: Receiver, peer: Peer, site: StaticSite, site_dir: Path
+) -> None:
+    targets = []
+    for n in range(3):
+        (site_dir / f"p{n}").mkdir()
+        (site_dir / f"p{n}" / "index.html").write_text("<title>P</title>", encoding="utf-8")
+        targets.append(f"{site.url}p{n}/")
+    source = peer.add_page("/post", page("".join(f'<a href="{t}">x</a>' for t in targets)))
+    ids = [id_of(receiver.webmention(source, t)) for t in targets]
+    assert all(receiver.settled(n).status is Status.PENDING for n in ids)
+    assert [path for _, path in peer.requests].count("/post") == 1

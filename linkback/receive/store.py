@@ -121,6 +121,7 @@ class Job:
     protocol: Protocol
     attempts: int
     worker: str
+    status: Status = Status.QUEUED  # QUEUED: never verified; else this is an update
 
 
 @dataclass(frozen=True)
@@ -463,7 +464,10 @@ class SqlStore(Store):
             rows = self._run(
                 cursor, self._claim_sql(), (now + lease, worker, now, now, limit)
             ).fetchall()
-        return [Job(int(r[0]), r[1], r[2], Protocol(r[3]), int(r[4]), worker) for r in rows]
+        return [
+            Job(int(r[0]), r[1], r[2], Protocol(r[3]), int(r[4]), worker, Status(r[5]))
+            for r in rows
+        ]
 
     def release(self, job: Job, due: float) -> None:
         with self._transaction() as cursor:

@@ -19,7 +19,7 @@ import mf2py
 from lxml import etree
 
 from ..display.model import RSVP_VALUES, Kind, sanitise
-from ..http import FetchError, Response
+from ..http import Client, FetchError, Response
 from ..urls import host_of, normalise, page_key
 from .config import ServiceConfig
 from .fetch import PAGE_CAP, HostSlots, SourceWindow, make_client
@@ -310,17 +310,33 @@ class Verifier:
             self._targets[url] = (now, exists)
         return exists
 
-    def fetch(self, source: str, *, sync: bool) -> Response:
-        """The source, fetched now or taken from a fetch of the last 30 s (sync only)."""
-        if sync:
-            recent = self.window.recent(source)
+    def fetch(self, source: str, *, sync: bool, reuse: bool) -> Response:
+        """The source, fetched now or, with ``reuse``, taken from a fetch of the last 30 s."""
+        client = self.sync if sync else self.background
+        while True:
+            owned = self.window.begin(source)
+            recent = self.window.recent(source) if reuse else None
             if recent is not None:
+                if owned:
+                    self.window.end(source)
                 if recent.error is not None:
                     raise recent.error
                 assert recent.response is not None
                 return recent.response
+            if owned or not reuse:
+                break
+            if not sync:  # another thread is fetching it: come back for its answer
+                raise Busy(source)
+            if not self.window.wait(source, client.settings.timeout):
+                raise FetchError("the source was too slow to answer", transient=True)
+        try:
+            return self._fetch(client, source, sync=sync)
+        finally:
+            if owned:
+                self.window.end(source)
+
+    def _fetch(self, client: Client, source: str, *, sync: bool) -> Response:
         host = host_of(source)
-        client = self.sync if sync else self.background
         if not self.slots.acquire(host, client.settings.timeout if sync else 0.0):
             if sync:
                 raise FetchError(f"too many fetches in flight to {host}", transient=True)
@@ -335,12 +351,12 @@ class Verifier:
         self.window.keep(source, response, None)
         return response
 
-    def verify(self, source: str, target: str, *, sync: bool) -> Outcome:
+    def verify(self, source: str, target: str, *, sync: bool, reuse: bool = True) -> Outcome:
         """The outcome; a synchronous one is given up at ``verify_timeout_sync`` whatever
         the fetch is doing (it finishes on its own thread, within the client's deadline)."""
         if not sync:
-            return self._verify(source, target, sync=False)
-        future = self._sync_pool.submit(self._verify, source, target, sync=True)
+            return self._verify(source, target, sync=False, reuse=reuse)
+        future = self._sync_pool.submit(self._verify, source, target, sync=True, reuse=reuse)
         try:
             return future.result(timeout=self.config.verify_timeout_sync)
         except concurrent.futures.TimeoutError:
@@ -348,11 +364,11 @@ class Verifier:
                 f"no complete answer within {self.config.verify_timeout_sync:g} s", slow=True
             )
 
-    def _verify(self, source: str, target: str, *, sync: bool) -> Outcome:
+    def _verify(self, source: str, target: str, *, sync: bool, reuse: bool) -> Outcome:
         if not self.target_exists(target):
             return Refused("target not found")
         try:
-            response = self.fetch(source, sync=sync)
+            response = self.fetch(source, sync=sync, reuse=reuse)
         except FetchError as error:
             if error.transient:
                 return Transient(str(error), slow="within" in str(error))

@@ -84,12 +84,15 @@ class Workers:
                     self.store.release(job, time.time() + 60)
 
     def process(self, job: Job) -> None:
-        wait = self.verifier.window.wait_for(job.source)
+        # A new pair is checked against a fetch of the last 30 s (a post's Webmentions to
+        # several pages arrive together); an update announces a change, so it waits.
+        update = job.status is not Status.QUEUED
+        wait = self.verifier.window.wait_for(job.source) if update else 0.0
         if wait > 0:
             self.store.release(job, time.time() + wait)
             return
         try:
-            outcome = self.verifier.verify(job.source, job.target, sync=False)
+            outcome = self.verifier.verify(job.source, job.target, sync=False, reuse=not update)
         except Busy:
             self.store.release(job, time.time() + BUSY_DELAY)
             return
