@@ -28,6 +28,7 @@ from .store import Author, Content
 CONTENT_LIMIT = 10_000
 EXCERPT_CHARS = 300
 TARGET_CACHE = 3600.0  # seconds a "the target exists" answer is kept
+UNREACHABLE_CACHE = 60.0  # seconds before asking a site that did not answer again
 LINK_ATTRIBUTES = {
     "a": "href",
     "link": "href",
@@ -303,11 +304,16 @@ class Verifier:
             answer = self.site.request("HEAD", url, cap=1)
             if answer.status in (405, 501):
                 answer = self.site.get(url, cap=1)
+            exists = answer.status not in (404, 410)
+            kept_from = now
         except FetchError:
-            return True  # the site being unreachable is no reason to refuse
-        exists = answer.status not in (404, 410)
+            # The site being unreachable is no reason to refuse; ask again in a minute.
+            exists = True
+            kept_from = now - TARGET_CACHE + UNREACHABLE_CACHE
         with self._targets_lock:
-            self._targets[url] = (now, exists)
+            if len(self._targets) > 100_000:
+                self._targets.clear()
+            self._targets[url] = (kept_from, exists)
         return exists
 
     def fetch(self, source: str, *, sync: bool, reuse: bool) -> Response:
