@@ -717,7 +717,14 @@ def open_store(db: str) -> SqlStore:
         from .sqlite import SqliteStore
 
         store = SqliteStore(db)
-    store.migrate()
+    try:
+        store.migrate()
+    except StoreError:
+        store.close()
+        raise
+    except Exception as error:  # sqlite3 and psycopg errors share no base class
+        store.close()
+        raise StoreError(f"--db {db}: cannot open the store: {error}") from None
     return store
 
 
