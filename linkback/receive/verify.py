@@ -44,6 +44,7 @@ _PROPERTY_KINDS = (
     ("bookmark-of", Kind.BOOKMARK),
     ("in-reply-to", Kind.REPLY),
 )
+_VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
 _STATUS_410 = re.compile(r"^\s*410\b")
 
 
@@ -141,14 +142,14 @@ def is_gone(page: Page | None) -> bool:
     return False
 
 
-def describe(page: Page, target: str, *, kind_hint: Kind | None = None) -> Content:
+def describe(page: Page, target: str) -> Content:
     """What the source says: its h-entry when it has one, else title and excerpt."""
     entry = _h_entry(page)
     if entry is not None:
         return _from_mf2(entry, page, target)
     title = " ".join((page.tree.findtext(".//title") or "").split())
     excerpt = excerpt_around(page, target)
-    return Content(type=kind_hint or Kind.MENTION, title=title[:300], text=excerpt)
+    return Content(type=Kind.MENTION, title=title[:300], text=excerpt)
 
 
 def excerpt_around(page: Page, target: str) -> str:
@@ -171,7 +172,7 @@ def excerpt_around(page: Page, target: str) -> str:
             "body",
         ):
             block = block.getparent()
-        text = " ".join(block.text_content().split())
+        text = " ".join("".join(block.xpath(_VISIBLE_TEXT)).split())
         anchor = " ".join(element.text_content().split())
         where = text.find(anchor) if anchor else 0
         start = max(0, where - EXCERPT_CHARS // 2)
