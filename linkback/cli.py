@@ -22,6 +22,7 @@ from . import __version__, pages
 from .discovery import discover
 from .engine import deliver, preflight, send
 from .http import Client, FetchError
+from .receive import commands as receive_commands
 from .report import Report
 from .sentlog import read_links
 from .settings import OPTIONS, ConfigError, Settings
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover_parser = command("discover", "the endpoints a URL advertises")
     discover_parser.add_argument("url")
     _add_options(discover_parser, NETWORK_OPTIONS)
+    receive_commands.add_parsers(commands, common)
     return parser
 
 
@@ -114,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command in receive_commands.COMMANDS:
+        return receive_commands.run(args)
     values = {
         option.name: getattr(args, option.name) for option in OPTIONS if hasattr(args, option.name)
     }

@@ -1,0 +1,180 @@
+"""The service's options: one table, three spellings (``--name``, TOML ``name``,
+``LINKBACK_NAME``), the command line winning over the environment, which wins over the file.
+
+Rows are :class:`linkback.settings.Option`, checked by the same :func:`coerce`, so a bad value
+reads the same in both halves of linkback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from .. import __version__
+from ..settings import ConfigError, Option, coerce, unknown_setting_message
+from ..urls import host_of
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+SERVE_OPTIONS: tuple[Option, ...] = (
+    Option("site_url", list, None, "the site whose pages may be targets (comma-separated)"),
+    Option(
+        "public_url",
+        str,
+        None,
+        "where the service is reached (default http://HOST:PORT)",
+        optional=True,
+    ),
+    Option("db", str, "linkback.sqlite", "SQLite path, or postgresql://..."),
+    Option("host", str, "127.0.0.1", "where it listens"),
+    Option("port", int, 8411, "where it listens", minimum=0),
+    Option("workers", int, 2, "server processes (each with its own threads)", minimum=1),
+    Option("admin_token", str, None, "enables /admin/", optional=True),
+    Option("trusted_proxies", list, [], "peers whose X-Forwarded-For is believed"),
+    Option("allow_private", bool, False, "verify loopback/private sources (local testing)"),
+    Option(
+        "verify_timeout", float, 10, "seconds, deadline of a background verification", minimum=0.01
+    ),
+    Option(
+        "verify_timeout_sync",
+        float,
+        2.5,
+        "seconds, the same for pingbacks and trackbacks",
+        minimum=0.01,
+    ),
+    Option("verify_per_host", int, 2, "verification fetches in flight to one host", minimum=1),
+    Option("rate_limit", int, 60, "POSTs a minute from one client address, then 429", minimum=1),
+    Option("trackback_verify", bool, True, "refuse trackbacks whose page does not link"),
+    Option("max_links", int, 100, "a source linking to more hosts is held as spam", minimum=1),
+    Option("notify_email", str, None, "who is told of new pending linkbacks", optional=True),
+    Option("smtp_url", str, None, "how the notification is sent", optional=True),
+    Option("notify_interval", float, 3600, "seconds between two notifications", minimum=0),
+    Option("akismet_key", str, None, "also ask Akismet about verified linkbacks", optional=True),
+    Option("rebuild_hook", str, None, "URL POSTed after approvals", optional=True),
+)
+SERVE_BY_NAME = {option.name: option for option in SERVE_OPTIONS}
+ENV_PREFIX = "LINKBACK_"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Validated options of one service."""
+
+    site_url: tuple[str, ...]
+    public_url: str | None = None
+    db: str = "linkback.sqlite"
+    host: str = "127.0.0.1"
+    port: int = 8411
+    workers: int = 2
+    admin_token: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    allow_private: bool = False
+    verify_timeout: float = 10.0
+    verify_timeout_sync: float = 2.5
+    verify_per_host: int = 2
+    rate_limit: int = 60
+    trackback_verify: bool = True
+    max_links: int = 100
+    notify_email: str | None = None
+    smtp_url: str | None = None
+    notify_interval: float = 3600.0
+    akismet_key: str | None = None
+    rebuild_hook: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Where status URLs point."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def site_hosts(self) -> frozenset[str]:
+        return frozenset(host_of(url) for url in self.site_url)
+
+    @property
+    def agent(self) -> str:
+        return f"linkback/{__version__} (+{self.site_url[0]})"
+
+    @property
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in self.trusted_proxies)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain values, to hand the options to server worker processes."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+def load(
+    cli: Mapping[str, Any],
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    require_site: bool = True,
+) -> ServiceConfig:
+    """The options from the three places; raises :class:`ConfigError` with one line.
+    ``linkback mentions`` needs only the store, so it does not require ``site_url``."""
+    environ = os.environ if environ is None else environ
+    chosen: dict[str, Any] = {}
+    if config_file is not None:
+        for name, value in _read_toml(Path(config_file)).items():
+            option = SERVE_BY_NAME.get(name)
+            if option is None:
+                raise ConfigError(f"{config_file}: " + unknown_setting_message(name, SERVE_BY_NAME))
+            chosen[name] = coerce(option, _listed(option, value), f"{config_file}: {name}")
+    for option in SERVE_OPTIONS:
+        variable = ENV_PREFIX + option.name.upper()
+        if variable in environ:
+            chosen[option.name] = coerce(option, _listed(option, environ[variable]), variable)
+    for name, value in cli.items():
+        option = SERVE_BY_NAME[name]
+        chosen[name] = coerce(option, _listed(option, value), option.cli_name)
+    return from_mapping(chosen, require_site=require_site)
+
+
+def from_mapping(values: Mapping[str, Any], *, require_site: bool = True) -> ServiceConfig:
+    """Checked values (from :func:`load`, or handed to a worker process) as a config."""
+    chosen = dict(values)
+    sites = [url.rstrip("/") + "/" for url in chosen.get("site_url") or []]
+    if not sites and require_site:
+        raise ConfigError("--site-url is required: the site whose pages may be targets")
+    for url in sites:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"--site-url: {url!r} is not an absolute http(s) URL")
+    chosen["site_url"] = tuple(sites)
+    chosen["trusted_proxies"] = tuple(chosen.get("trusted_proxies") or ())
+    for item in chosen["trusted_proxies"]:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"--trusted-proxies: {item!r} is not an address or network") from None
+    if chosen.get("port", 8411) > 65535:
+        raise ConfigError(f"--port must be at most 65535, got {chosen['port']}")
+    return ServiceConfig(**chosen)
+
+
+def _listed(option: Option, value: Any) -> Any:
+    """Comma-separated strings for list options, wherever they come from."""
+    if option.kind is list and isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"--config {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"--config {path}: not valid TOML: {error}") from None

@@ -1,0 +1,132 @@
+"""Verification fetches: the guarded client built once from the service's options, the
+per-host limit, and the 30-second window per source URL.
+
+The client is the sender's own (:class:`linkback.http.Client`): the same resolved-address
+checks, total deadline and byte cap. The site's own addresses are exempt from the address
+rule for the "does the target exist" request only: the owner named them with --site-url.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from dataclasses import dataclass
+
+from ..http import Client, FetchError, Response
+from ..settings import Settings
+from .config import ServiceConfig
+
+PAGE_CAP = 1_000_000
+# The contract allows 10 redirects; Client takes ``max_redirects`` once its rewrite lands,
+# until then it follows its own default (5).
+VERIFY_REDIRECTS = 10
+SOURCE_WINDOW = 30.0  # seconds: a source URL is fetched at most once in this window
+
+
+def make_client(config: ServiceConfig, *, sync: bool, site: bool = False) -> Client:
+    """The one place a verification client is made: background (verify_timeout) or
+    synchronous (verify_timeout_sync); ``site`` for the site's own pages."""
+    settings = Settings.from_mapping(
+        {
+            "timeout": config.verify_timeout_sync if sync else config.verify_timeout,
+            "allow_private": config.allow_private or site,
+            "max_page_bytes": PAGE_CAP,
+            "per_host": max(config.verify_per_host, 2),
+            "user_agent": config.agent,
+        },
+        environ={},
+    )
+    if "max_redirects" in inspect.signature(Client).parameters:
+        return Client(settings, max_redirects=VERIFY_REDIRECTS)  # type: ignore[call-arg]
+    return Client(settings)
+
+
+class HostSlots:
+    """At most ``limit`` fetches in flight to one source host, across all threads."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._busy: dict[str, int] = {}
+        self._changed = threading.Condition()
+
+    def acquire(self, host: str, timeout: float = 0.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._busy.get(host, 0) >= self.limit:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            self._busy[host] = self._busy.get(host, 0) + 1
+            return True
+
+    def release(self, host: str) -> None:
+        with self._changed:
+            left = self._busy.get(host, 1) - 1
+            if left:
+                self._busy[host] = left
+            else:
+                self._busy.pop(host, None)
+            self._changed.notify_all()
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One fetch of a source, kept for the window: its answer or its error."""
+
+    at: float
+    response: Response | None
+    error: FetchError | None
+
+
+class SourceWindow:
+    """The last fetch of each source URL in the last 30 s (memory only: a restart forgets)."""
+
+    def __init__(self, window: float = SOURCE_WINDOW) -> None:
+        self.window = window
+        self._fetched: dict[str, Fetched] = {}
+        self._in_flight: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, url: str) -> bool:
+        """Mark ``url`` as being fetched; False when another thread is fetching it already."""
+        with self._lock:
+            if url in self._in_flight:
+                return False
+            self._in_flight[url] = threading.Event()
+            return True
+
+    def end(self, url: str) -> None:
+        with self._lock:
+            done = self._in_flight.pop(url, None)
+        if done is not None:
+            done.set()
+
+    def wait(self, url: str, timeout: float) -> bool:
+        """Wait for another thread's fetch of ``url``; False if it is still running."""
+        with self._lock:
+            running = self._in_flight.get(url)
+        return running is None or running.wait(timeout)
+
+    def recent(self, url: str) -> Fetched | None:
+        now = time.monotonic()
+        with self._lock:
+            fetched = self._fetched.get(url)
+            if fetched is not None and now - fetched.at >= self.window:
+                del self._fetched[url]
+                return None
+            return fetched
+
+    def wait_for(self, url: str) -> float:
+        """Seconds until ``url`` may be fetched again (0 when it may now)."""
+        fetched = self.recent(url)
+        return 0.0 if fetched is None else max(0.0, fetched.at + self.window - time.monotonic())
+
+    def keep(self, url: str, response: Response | None, error: FetchError | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._fetched) > 10_000:  # a flood of distinct URLs cannot grow it forever
+                for old in [u for u, f in self._fetched.items() if now - f.at >= self.window]:
+                    del self._fetched[old]
+            self._fetched[url] = Fetched(now, response, error)

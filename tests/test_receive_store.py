@@ -1,0 +1,254 @@
+"""The store and its queue, on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from linkback.display.model import Kind, Protocol
+from linkback.receive.store import (
+    Author,
+    Content,
+    Rule,
+    RuleKind,
+    SqlStore,
+    Status,
+    StoreError,
+    open_store,
+)
+
+SOURCE = "https://blog.example/post"
+TARGET = "https://site.example/article/"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "linkback.sqlite")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(db: str) -> Iterator[SqlStore]:
+    opened = open_store(db)
+    yield opened
+    opened.close()
+
+
+def test_a_received_pair_is_queued_and_claimed_once(store: SqlStore) -> None:
+    first = store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    record = store.get(first)
+    assert record is not None and record.status is Status.QUEUED
+    assert store.queue_length() == 1
+    jobs = store.claim("a", lease=60, limit=10)
+    assert [job.id for job in jobs] == [first]
+    assert store.claim("b", lease=60, limit=10) == []
+    status = store.verified(jobs[0], Content(type=Kind.REPLY, html="<p>hi</p>"), Status.PENDING)
+    assert status is Status.PENDING
+    assert store.queue_length() == 0
+    record = store.get(first)
+    assert record is not None and record.content.type is Kind.REPLY
+
+
+def test_a_repeat_is_one_record_and_keeps_the_moderation_status(store: SqlStore) -> None:
+    first = store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    (job,) = store.claim("a", 60)
+    store.verified(job, Content(text="one"), Status.PENDING)
+    store.set_status(first, Status.APPROVED)
+    assert store.receive(SOURCE, TARGET, Protocol.WEBMENTION) == first
+    (job,) = store.claim("a", 60)
+    assert store.verified(job, Content(text="two"), Status.PENDING) is Status.APPROVED
+    assert len(store.list()) == 1
+    record = store.get(first)
+    assert record is not None and record.content.text == "two"
+
+
+def test_a_pair_received_again_while_verifying_is_verified_again(store: SqlStore) -> None:
+    store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    (job,) = store.claim("a", 60)
+    store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    store.verified(job, Content(text="old"), Status.PENDING)
+    assert store.queue_length() == 1
+    (again,) = store.claim("b", 60)
+    assert again.id == job.id
+
+
+def test_link_removed_deletes_a_verified_one_and_it_comes_back(store: SqlStore) -> None:
+    first = store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    (job,) = store.claim("a", 60)
+    store.verified(job, Content(), Status.PENDING)
+    store.set_status(first, Status.APPROVED)
+    store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    (job,) = store.claim("a", 60)
+    assert store.failed(job, "source gone (410)") is Status.DELETED
+    record = store.get(first)
+    assert record is not None and record.reason == "source gone (410)"
+    store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    (job,) = store.claim("a", 60)
+    assert store.verified(job, Content(), Status.PENDING) is Status.APPROVED
+
+
+def test_a_never_verified_one_that_does_not_link_is_invalid(store: SqlStore) -> None:
+    first = store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    (job,) = store.claim("a", 60)
+    assert store.failed(job, "no link to target") is Status.INVALID
+    record = store.get(first)
+    assert record is not None and record.reason == "no link to target"
+
+
+def test_transient_failures_back_off_and_never_delete(store: SqlStore) -> None:
+    first = store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    (job,) = store.claim("a", 60)
+    store.verified(job, Content(), Status.PENDING)
+    store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    (job,) = store.claim("a", 60)
+    before = time.time()
+    assert store.retry(job, "timed out") is Status.PENDING
+    assert store.claim("a", 60) == []  # due in a minute
+    assert store.queue_length() == 1
+    for attempts, delay in enumerate((60, 600, 3600)):
+        due = _due(store, first)
+        assert before + delay - 1 < due < time.time() + delay + 1
+        _make_due(store, first)
+        (job,) = store.claim("a", 60)
+        assert job.attempts == attempts + 1
+        store.retry(job, "timed out")
+    record = store.get(first)
+    assert record is not None and record.status is Status.PENDING
+    assert store.queue_length() == 0
+
+
+def test_stale_claims_are_queued_again(store: SqlStore) -> None:
+    store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    (job,) = store.claim("dead", 60)
+    assert store.claim("b", 60) == []
+    assert store.requeue_claims(expired_only=True) == 0
+    assert store.requeue_claims(expired_only=False) == 1
+    (again,) = store.claim("b", 60)
+    assert again.id == job.id
+    # A lease that ran out is claimable by another process without a restart.
+    store.release(again, time.time())
+    (short,) = store.claim("c", 0.05)
+    time.sleep(0.1)
+    assert [j.id for j in store.claim("d", 60)] == [short.id]
+
+
+def test_each_job_is_claimed_by_exactly_one_of_many_threads(store: SqlStore) -> None:
+    ids = {store.receive(f"{SOURCE}/{n}", TARGET, Protocol.WEBMENTION) for n in range(60)}
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def work(name: str) -> None:
+        while jobs := store.claim(name, 60, limit=3):
+            with lock:
+                claimed.extend(job.id for job in jobs)
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_every_change_takes_the_next_sequence_number(store: SqlStore) -> None:
+    first = store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    seq = store.last_seq()
+    (job,) = store.claim("a", 60)
+    store.verified(job, Content(), Status.PENDING)
+    store.set_status(first, Status.APPROVED)
+    assert store.last_seq() == seq + 2
+    record = store.get(first)
+    assert record is not None and record.seq == seq + 2
+    assert [r.id for r in store.list(changed_since=seq + 1)] == [first]
+    assert store.list(changed_since=seq + 2) == []
+
+
+def test_add_keeps_an_existing_pair_and_imports_keep_their_time(store: SqlStore) -> None:
+    content = Content(type=Kind.LIKE, author=Author("Ann", "https://ann.example/"))
+    added = store.add(
+        SOURCE,
+        TARGET,
+        Protocol.WEBMENTION,
+        Status.APPROVED,
+        content,
+        received="2020-01-02T03:04:05Z",
+    )
+    assert added.created
+    again = store.add(SOURCE, TARGET, Protocol.PINGBACK, Status.PENDING, Content())
+    assert not again.created and again.id == added.id and again.status is Status.APPROVED
+    record = store.get(added.id)
+    assert record is not None
+    assert record.received == "2020-01-02T03:04:05Z" and record.protocol is Protocol.WEBMENTION
+    assert record.to_json()["author"] == {
+        "name": "Ann",
+        "url": "https://ann.example/",
+        "photo": None,
+    }
+
+
+def test_rules_are_kept_once(store: SqlStore) -> None:
+    store.add_rule(Rule(RuleKind.BLOCK, "*.spam.example"))
+    store.add_rule(Rule(RuleKind.BLOCK, "*.spam.example"))
+    store.add_rule(Rule(RuleKind.ALLOW, "https://friend.example/"))
+    assert store.rules() == [
+        Rule(RuleKind.ALLOW, "https://friend.example/"),
+        Rule(RuleKind.BLOCK, "*.spam.example"),
+    ]
+
+
+def test_the_schema_survives_reopening_and_refuses_a_newer_one(db: str) -> None:
+    store = open_store(db)
+    first = store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    store.close()
+    store = open_store(db)
+    assert store.get(first) is not None
+    with store._transaction() as cursor:
+        store._run(cursor, "UPDATE schema_version SET version = 99")
+    store.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        open_store(db)
+
+
+def _due(store: SqlStore, linkback_id: int) -> float:
+    with store._transaction() as cursor:
+        return float(
+            store._run(cursor, "SELECT due FROM linkbacks WHERE id = ?", (linkback_id,)).fetchone()[
+                0
+            ]
+        )
+
+
+def _make_due(store: SqlStore, linkback_id: int) -> None:
+    with store._transaction() as cursor:
+        store._run(cursor, "UPDATE linkbacks SET due = ? WHERE id = ?", (time.time(), linkback_id))
+
+
+def test_a_stopping_process_gives_back_only_its_own_claims(store: SqlStore) -> None:
+    store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    store.receive(SOURCE + "/2", TARGET, Protocol.WEBMENTION)
+    (mine,) = store.claim("host:1:0", 60)
+    (theirs,) = store.claim("host:12:0", 60)
+    assert store.requeue_claims(expired_only=False, claimer="host:1") == 1
+    assert [job.id for job in store.claim("other", 60, limit=5)] == [mine.id]
+
+
+def test_processes_starting_together_migrate_one_at_a_time(db: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            open_store(db).close()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
