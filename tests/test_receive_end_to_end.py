@@ -1,0 +1,129 @@
+"""Real senders against a real ``linkback serve``: the project's own ``linkback send`` for
+all three protocols, and ronkyuu (a Webmention sender from PyPI)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from linkback.receive.store import Linkback, Status, open_store
+from tests.peer import StaticSite, trackback_rdf
+from tests.receiver import serve_process
+
+PROTOCOLS = ("webmention", "pingback", "trackback")
+
+
+@pytest.fixture
+def blog(tmp_path: Path) -> Iterator[StaticSite]:
+    """The sender's deployed blog, on its own loopback host."""
+    folder = tmp_path / "blog"
+    folder.mkdir()
+    with StaticSite(folder, "127.0.0.4") as running:
+        yield running
+
+
+@pytest.fixture
+def service(tmp_path: Path, site: StaticSite) -> Iterator[str]:
+    process, url = serve_process(
+        ["--site-url", site.url, "--allow-private", "--workers", "1"], cwd=tmp_path
+    )
+    yield url
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+
+
+def article(site: StaticSite, site_dir: Path, name: str, service: str) -> str:
+    """A page of the site that advertises the service, as the plugins write it."""
+    url = f"{site.url}{name}/"
+    ping = f"{service}/trackback?target={url}"
+    (site_dir / name).mkdir()
+    (site_dir / name / "index.html").write_text(
+        f"<!DOCTYPE html><html><head><title>{name}</title>"
+        f'<link rel="webmention" href="{service}/webmention">'
+        f'<link rel="pingback" href="{service}/xmlrpc"></head>'
+        f"<body><article><p>{name}</p></article>{trackback_rdf(url, ping)}</body></html>",
+        encoding="utf-8",
+    )
+    return url
+
+
+def post(blog: StaticSite, folder: str, target: str) -> Path:
+    """The sender's generated (and deployed) page linking to ``target``."""
+    out = blog.root / folder
+    (out / "post").mkdir(parents=True)
+    (out / "post" / "index.html").write_text(
+        f"<!DOCTYPE html><html><head><title>Reply in {folder}</title></head><body><article>"
+        f'<p>About <a href="{target}">that article</a>: I agree.</p></article></body></html>',
+        encoding="utf-8",
+    )
+    return out
+
+
+def wait_for(db: Path, count: int) -> list[Linkback]:
+    store = open_store(str(db))
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            records = store.list(statuses=[Status.PENDING])
+            if len(records) >= count:
+                return records
+            time.sleep(0.1)
+        return store.list()
+    finally:
+        store.close()
+
+
+def test_linkback_send_to_linkback_serve_by_all_three_protocols(
+    tmp_path: Path, site: StaticSite, site_dir: Path, blog: StaticSite, service: str
+) -> None:
+    for protocol in PROTOCOLS:
+        target = article(site, site_dir, protocol, service)
+        out = post(blog, protocol, target)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "linkback",
+                "send",
+                str(out),
+                "--site-url",
+                f"{blog.url}{protocol}/",
+                "--protocols",
+                protocol,
+                "--allow-private",
+                "--sent-log",
+                str(tmp_path / f"{protocol}.json"),
+                "--timeout",
+                "5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "1 sent" in run.stdout or "sent 1" in run.stdout, run.stdout
+    records = wait_for(tmp_path / "linkback.sqlite", 3)
+    assert sorted((r.protocol.value, r.status.value) for r in records) == [
+        (p, "pending") for p in sorted(PROTOCOLS)
+    ]
+    trackback = next(r for r in records if r.protocol.value == "trackback")
+    assert trackback.content.title == "Reply in trackback"
+
+
+def test_ronkyuu_from_pypi_delivers_a_webmention(
+    tmp_path: Path, site: StaticSite, site_dir: Path, blog: StaticSite, service: str
+) -> None:
+    import ronkyuu
+    target = article(site, site_dir, "ronkyuu", service)
+    post(blog, "ronkyuu", target)
+    source = f"{blog.url}ronkyuu/post/"
+    result = ronkyuu.sendWebmention(source, target, test_urls=False, timeout=5)
+    assert result is not None and result.status_code == 201
+    (record,) = wait_for(tmp_path / "linkback.sqlite", 1)
+    assert record.source == source and record.status is Status.PENDING
