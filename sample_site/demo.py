@@ -4,7 +4,9 @@ A peer blog (127.0.0.2) has posts that accept Webmention, Pingback or Trackback 
 every ping the way WordPress does: it fetches the source page and looks for the link. The
 Pelican sample is published, "uploaded" to a folder served at its public URL (127.0.0.3), and
 `linkback deliver` sends the pings that waited for the pages to be online; the MkDocs sample
-does the same on 127.0.0.4. Publishing again sends nothing. Each sample site runs in a
+does the same on 127.0.0.4. Publishing again sends nothing. Then the peer links back to a
+Pelican article and pings it; `linkback serve` receives, verifies and keeps the linkbacks,
+and `linkback mentions` approves them. Each sample site runs in a
 temporary copy, so the repository stays untouched.
 """
 
@@ -25,6 +27,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from sample_site.receiving import receive_back  # noqa: E402
 from tests.peer import Peer, Received, StaticSite  # noqa: E402
 
 # The address of the peer blog written in the sample sites; the demo's peer runs elsewhere.
@@ -81,7 +84,10 @@ def demo_site(name: str, folder: str, host: str, work: Path, peer: Peer) -> list
         repeated = peer.requests[requests_before:]
         console.print(f"The peer received {len(repeated)} requests during the second publish.")
         shown = show_linkbacks(deployed)
-    failures = []
+        failures = []
+        if name == "Pelican":
+            console.rule(f"{name}: the peer blog pings the site back", style="cyan")
+            failures += receive_back(site, deployed, work, peer, console)
     if not shown:
         failures.append(f"{name}: no page shows approved linkbacks")
     if not received:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ronkyuu
 
 from linkback.receive.store import Linkback, Status, open_store
 from tests.peer import StaticSite, trackback_rdf
@@ -119,7 +120,6 @@ def test_linkback_send_to_linkback_serve_by_all_three_protocols(
 def test_ronkyuu_from_pypi_delivers_a_webmention(
     tmp_path: Path, site: StaticSite, site_dir: Path, blog: StaticSite, service: str
 ) -> None:
-    import ronkyuu
     target = article(site, site_dir, "ronkyuu", service)
     post(blog, "ronkyuu", target)
     source = f"{blog.url}ronkyuu/post/"
