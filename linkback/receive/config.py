@@ -60,6 +60,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("smtp_url", str, None, "how the notification is sent", optional=True),
     Option("notify_interval", float, 3600, "seconds between two notifications", minimum=0),
     Option("akismet_key", str, None, "also ask Akismet about verified linkbacks", optional=True),
+    Option("akismet_url", str, "https://rest.akismet.com", "the Akismet API (for tests)"),
     Option("rebuild_hook", str, None, "URL POSTed after approvals", optional=True),
 )
 SERVE_BY_NAME = {option.name: option for option in SERVE_OPTIONS}
@@ -89,6 +90,7 @@ class ServiceConfig:
     smtp_url: str | None = None
     notify_interval: float = 3600.0
     akismet_key: str | None = None
+    akismet_url: str = "https://rest.akismet.com"
     rebuild_hook: str | None = None
 
     @property
