@@ -17,7 +17,7 @@ import pytest
 from linkback import Settings, Source
 from tests.peer import Peer, StaticSite
 
-pytest_plugins = ["tests.postgres", "tests.receiver"]
+pytest_plugins = ["tests.postgres", "tests.receiver", "tests.browser"]
 
 TIMEOUT = 2.0
 # The defaults of SPEC.md's settings table (user_agent aside: it is derived from the site).

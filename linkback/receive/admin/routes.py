@@ -47,7 +47,7 @@ MODERATION = {
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src http: https:; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self' http: https:; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
@@ -56,6 +56,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+ASSETS = {"admin.css": "text/css; charset=utf-8", "icon.svg": "image/svg+xml"}
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
@@ -268,10 +269,12 @@ class Admin:
             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
         )
 
-    async def css(self, request: Request) -> Response:
+    async def asset(self, request: Request) -> Response:
+        """The page's own stylesheet and icon (no asset comes from elsewhere)."""
+        name = request.url.path.rsplit("/", 1)[1]
         return Response(
-            (HERE / "templates" / "admin.css").read_bytes(),
-            media_type="text/css; charset=utf-8",
+            (HERE / "templates" / name).read_bytes(),
+            media_type=ASSETS[name],
             headers={"Cache-Control": "max-age=3600"},
         )
 
@@ -288,5 +291,5 @@ def routes(service: Service) -> list[BaseRoute]:
         Route("/admin/moderate", admin.moderate, methods=["POST"]),
         Route("/admin/rules", admin.rules, methods=["POST"]),
         Route("/admin/feed.atom", admin.atom, methods=["GET"]),
-        Route("/admin/admin.css", admin.css, methods=["GET"]),
+        *(Route(f"/admin/{name}", admin.asset, methods=["GET"]) for name in ASSETS),
     ]
