@@ -13,6 +13,7 @@ import pytest
 from linkback.receive.config import from_mapping
 from linkback.receive.rebuild import Rebuilder
 from linkback.receive.store import SqlStore, Status, open_store
+from linkback.settings import ConfigError
 from tests.admin_data import add
 from tests.peer import Answer, Peer
 from tests.receiver import Receiver
@@ -87,3 +88,17 @@ def test_the_service_runs_both_chores_only_when_configured(
     service = full.service
     assert service.chores.tasks == [service.notifier.tick, service.rebuilder.tick]  # type: ignore[union-attr]
     assert service.chores._thread.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"notify_email": "me@example.org"}, "go together"),
+        ({"notify_email": "me@example.org", "smtp_url": "mail.example.org"}, "--smtp-url"),
+        ({"rebuild_hook": "ftp://example.org/"}, "--rebuild-hook"),
+        ({"akismet_url": "rest.akismet.com"}, "--akismet-url"),
+    ],
+)
+def test_bad_moderation_options_stop_at_start(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_mapping({"site_url": ["http://127.0.0.3/"], **values})
