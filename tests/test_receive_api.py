@@ -199,3 +199,16 @@ def test_the_command_line_wins_over_the_environment_over_the_file(tmp_path: Path
     )
     assert (loaded.port, loaded.workers, loaded.rate_limit) == (3, 4, 5)
     assert loaded.site_url == ("https://a.example/",)
+
+
+def test_a_corrupt_or_unreachable_store_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    assert main(["mentions", "list", "--db", str(corrupt)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("linkback: error: --db") and error.count("\n") == 1
+    assert corrupt.read_bytes() == b"this is not a database" * 100
+    assert main(["mentions", "list", "--db", str(tmp_path / "no" / "such.sqlite")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import time
+import xmlrpc.client
 from pathlib import Path
 
 import pytest
 
 from linkback.http import is_public
 from linkback.receive.limits import RateLimiter, client_address
-from linkback.receive.store import Status
+from linkback.receive.store import Rule, RuleKind, Status
 from tests.peer import Peer, StaticSite
 from tests.receiver import id_of
 
@@ -71,8 +73,6 @@ def test_the_window_slides_and_refusals_do_not_count() -> None:
     assert limiter.hit("a") is None and limiter.hit("a") is None
     assert limiter.hit("a") is not None
     assert limiter.hit("b") is None
-    import time
-
     time.sleep(0.21)
     assert limiter.hit("a") is None
 
@@ -103,3 +103,69 @@ def test_a_huge_page_is_read_only_to_the_cap(receiver, peer: Peer, target: str) 
     source = peer.add_page("/huge", body)
     record = receiver.settled(id_of(receiver.webmention(source, target)))
     assert record.status is Status.INVALID and record.reason == "no link to target"
+
+
+def test_at_most_verify_per_host_fetches_to_one_source_host(make_receiver, target: str) -> None:  # type: ignore[no-untyped-def]
+    receiver = make_receiver()
+    with Peer("127.0.0.8", latency=0.2) as slow:
+        sources = [slow.add_page(f"/p/{n}", f'<a href="{target}">x</a>') for n in range(8)]
+        ids = [id_of(receiver.webmention(source, target)) for source in sources]
+        records = [receiver.settled(n) for n in ids]
+        assert all(r.status is Status.PENDING for r in records)
+        assert slow.max_in_flight == 2
+
+
+def test_a_flood_of_pingbacks_from_one_source_fetches_it_once(
+    receiver,
+    peer: Peer,
+    site: StaticSite,
+    site_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    targets = []
+    for n in range(5):
+        (site_dir / f"a{n}").mkdir()
+        (site_dir / f"a{n}" / "index.html").write_text("<title>A</title>", encoding="utf-8")
+        targets.append(f"{site.url}a{n}/")
+    links = "".join(f'<a href="{t}">x</a>' for t in targets)
+    source = peer.add_page("/post", links)
+    server = xmlrpc.client.ServerProxy(receiver.url + "/xmlrpc")
+    for target_url in targets:
+        assert isinstance(server.pingback.ping(source, target_url), str)
+    assert [path for _, path in peer.requests].count("/post") == 1
+
+
+def test_redirects_are_capped(receiver, peer: Peer, target: str) -> None:  # type: ignore[no-untyped-def]
+    loop = peer.url("/loop")
+    peer.add_page("/loop", "", status=302, headers={"Location": loop})
+    record = receiver.settled(id_of(receiver.webmention(loop, target)))
+    assert record.status is Status.INVALID and "redirects" in (record.reason or "")
+
+
+def test_a_source_linking_to_too_many_hosts_is_held_as_spam(
+    make_receiver,
+    peer: Peer,
+    target: str,  # type: ignore[no-untyped-def]
+) -> None:
+    receiver = make_receiver(max_links=3)
+    many = "".join(f'<a href="https://h{n}.example/">x</a>' for n in range(5))
+    source = peer.add_page("/post", many + f'<a href="{target}">x</a>')
+    record = receiver.settled(id_of(receiver.webmention(source, target)))
+    assert record.status is Status.SPAM and "more than 3" in (record.reason or "")
+
+
+def test_an_allow_rule_approves_and_a_block_rule_refuses(
+    receiver,
+    peer: Peer,
+    target: str,  # type: ignore[no-untyped-def]
+) -> None:
+    receiver.store.add_rule(Rule(RuleKind.ALLOW, "127.0.0.2"))
+    receiver.service._rules = (0.0, [])
+    source = peer.add_page("/post", f'<a href="{target}">x</a>')
+    record = receiver.settled(id_of(receiver.webmention(source, target)))
+    assert record.status is Status.APPROVED
+    receiver.store.add_rule(Rule(RuleKind.BLOCK, peer.url("/bad")))
+    receiver.service._rules = (0.0, [])
+    answer = receiver.webmention(peer.url("/bad/post"), target)
+    assert answer.status_code == 400 and answer.text == "blocked"
+    trackback = receiver.post(f"/trackback?target={target}", {"url": peer.url("/bad/x")})
+    assert "<message>blocked</message>" in trackback.text

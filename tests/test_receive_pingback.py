@@ -38,7 +38,10 @@ def fault_of(call: Callable[[], object]) -> int:
 def test_a_verified_pingback_is_a_string_and_stored_pending(
     receiver: Receiver, peer: Peer, target: str
 ) -> None:
-    source = peer.add_page("/post", page(f'<p>Read <a href="{target}">this</a> today.</p>'))
+    source = peer.add_page(
+        "/post",
+        page(f'<p>Read <a href="{target}">th<b>is</b></a> today.<script>var x;</script></p>'),
+    )
     result = proxy(receiver).pingback.ping(source, target)
     assert isinstance(result, str)
     record = receiver.store.find(source, target)

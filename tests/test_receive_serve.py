@@ -121,3 +121,30 @@ def test_two_processes_on_one_postgresql_verify_each_job_once(
             assert process.wait(timeout=20) == 0
     assert len(records) == len(sources)
     assert set(fetched.values()) == {1}
+
+
+def test_sigterm_while_verifying_finishes_the_verification_and_exits_0(
+    tmp_path: Path, site: StaticSite, peer: Peer, target: str
+) -> None:
+    started: list[float] = []
+
+    def slow(handler) -> None:  # type: ignore[no-untyped-def]
+        started.append(time.monotonic())
+        time.sleep(1)
+        handler.reply(200, page(target))
+
+    source = peer.add_handler("/slow", slow)
+    process, url = _start(tmp_path, site)
+    answer = requests.post(url + "/webmention", {"source": source, "target": target}, timeout=5)
+    assert answer.status_code == 201
+    deadline = time.monotonic() + 10
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    store = open_store(str(tmp_path / "linkback.sqlite"))
+    try:
+        (record,) = store.list()
+        assert record.status is Status.PENDING and store.queue_length() == 0
+    finally:
+        store.close()

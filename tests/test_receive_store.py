@@ -226,3 +226,12 @@ def _due(store: SqlStore, linkback_id: int) -> float:
 def _make_due(store: SqlStore, linkback_id: int) -> None:
     with store._transaction() as cursor:
         store._run(cursor, "UPDATE linkbacks SET due = ? WHERE id = ?", (time.time(), linkback_id))
+
+
+def test_a_stopping_process_gives_back_only_its_own_claims(store: SqlStore) -> None:
+    store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    store.receive(SOURCE + "/2", TARGET, Protocol.WEBMENTION)
+    (mine,) = store.claim("host:1:0", 60)
+    (theirs,) = store.claim("host:12:0", 60)
+    assert store.requeue_claims(expired_only=False, claimer="host:1") == 1
+    assert [job.id for job in store.claim("other", 60, limit=5)] == [mine.id]

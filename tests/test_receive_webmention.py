@@ -78,12 +78,15 @@ def test_accepted_with_201_location_then_verified_in_the_background(
         '<video src="{t}"></video>',
         '<audio src="{t}"></audio>',
         '<video><source src="{t}"></video>',
+        '<link rel="in-reply-to" href="{t}">',
+        '<base href="{base}"><a href="article/">relative</a>',
     ],
 )
 def test_links_in_real_link_attributes_count(
     receiver: Receiver, peer: Peer, target: str, markup: str
 ) -> None:
-    source = peer.add_page("/post", page(markup.format(t=target)))
+    base = target.removesuffix("article/")
+    source = peer.add_page("/post", page(markup.format(t=target, base=base)))
     record = receiver.settled(id_of(receiver.webmention(source, target)))
     assert record.status is Status.PENDING
 
@@ -104,6 +107,12 @@ def test_text_comments_scripts_and_missing_links_do_not(
     record = receiver.settled(id_of(receiver.webmention(source, target)))
     assert record.status is Status.INVALID
     assert record.reason == reason
+
+
+def test_a_plain_text_source_does_not_link(receiver: Receiver, peer: Peer, target: str) -> None:
+    source = peer.add_page("/note.txt", f"See {target}", content_type="text/plain")
+    record = receiver.settled(id_of(receiver.webmention(source, target)))
+    assert record.status is Status.INVALID and record.reason == "no link to target"
 
 
 def test_target_spelled_differently_is_one_page(
@@ -267,3 +276,17 @@ def test_the_form_and_health(receiver: Receiver) -> None:
     health = receiver.get("/health")
     assert health.json() == {"status": "ok", "queue": 0}
     assert receiver.get("/webmention/status/999").status_code == 404
+
+
+def test_webmentions_from_one_post_to_several_pages_fetch_it_once(
+    receiver: Receiver, peer: Peer, site: StaticSite, site_dir: Path
+) -> None:
+    targets = []
+    for n in range(3):
+        (site_dir / f"p{n}").mkdir()
+        (site_dir / f"p{n}" / "index.html").write_text("<title>P</title>", encoding="utf-8")
+        targets.append(f"{site.url}p{n}/")
+    source = peer.add_page("/post", page("".join(f'<a href="{t}">x</a>' for t in targets)))
+    ids = [id_of(receiver.webmention(source, t)) for t in targets]
+    assert all(receiver.settled(n).status is Status.PENDING for n in ids)
+    assert [path for _, path in peer.requests].count("/post") == 1

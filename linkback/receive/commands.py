@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from . import mentions, server
         from .config import load
+        from .store import StoreError
     except ModuleNotFoundError as error:
         print(
             f"linkback: error: {error.name} is missing: pip install 'linkback[serve]'",
@@ -74,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
             return server.serve(load(values, config_file=args.config))
         values = {"db": args.db} if hasattr(args, "db") else {}
         return mentions.run(args, load(values, config_file=args.config, require_site=False))
-    except ConfigError as error:
+    except (ConfigError, StoreError) as error:
         print(f"linkback: error: {error}", file=sys.stderr)
         return 2

@@ -86,7 +86,28 @@ class SourceWindow:
     def __init__(self, window: float = SOURCE_WINDOW) -> None:
         self.window = window
         self._fetched: dict[str, Fetched] = {}
+        self._in_flight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+
+    def begin(self, url: str) -> bool:
+        """Mark ``url`` as being fetched; False when another thread is fetching it already."""
+        with self._lock:
+            if url in self._in_flight:
+                return False
+            self._in_flight[url] = threading.Event()
+            return True
+
+    def end(self, url: str) -> None:
+        with self._lock:
+            done = self._in_flight.pop(url, None)
+        if done is not None:
+            done.set()
+
+    def wait(self, url: str, timeout: float) -> bool:
+        """Wait for another thread's fetch of ``url``; False if it is still running."""
+        with self._lock:
+            running = self._in_flight.get(url)
+        return running is None or running.wait(timeout)
 
     def recent(self, url: str) -> Fetched | None:
         now = time.monotonic()

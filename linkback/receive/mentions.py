@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..display.model import Kind, Protocol
+from ..display.model import Kind, Protocol, sanitise
 from ..settings import ConfigError
 from ..urls import normalise, page_key
 from .api import to_jf2
@@ -187,8 +188,6 @@ def _imported(entry: Any) -> tuple[str, str, Content, str | None, Protocol] | No
             protocol = Protocol.WEBMENTION
     if not normalise(source) or not normalise(target) or not isinstance(author, dict):
         return None
-    from ..display.model import sanitise
-
     content_value = Content(
         type=kind,
         rsvp=rsvp if kind is Kind.RSVP else None,
@@ -221,8 +220,6 @@ def _export(args: argparse.Namespace, store: Store) -> int:
 
 
 def _as_approved(record: Linkback) -> Linkback:
-    from dataclasses import replace
-
     return replace(record, status=Status.APPROVED)
 
 

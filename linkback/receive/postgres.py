@@ -14,7 +14,7 @@ _CLAIM = (
     "UPDATE linkbacks SET lease_until = %s, claimed_by = %s WHERE id IN ("
     "SELECT id FROM linkbacks WHERE due IS NOT NULL AND due <= %s "
     "AND (lease_until IS NULL OR lease_until < %s) ORDER BY due LIMIT %s "
-    "FOR UPDATE SKIP LOCKED) RETURNING id, source, target, protocol, attempts"
+    "FOR UPDATE SKIP LOCKED) RETURNING id, source, target, protocol, attempts, status"
 )
 
 

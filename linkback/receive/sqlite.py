@@ -18,7 +18,7 @@ _CLAIM = (
     "UPDATE linkbacks SET lease_until = ?, claimed_by = ? WHERE id IN ("
     "SELECT id FROM linkbacks WHERE due IS NOT NULL AND due <= ? "
     "AND (lease_until IS NULL OR lease_until < ?) ORDER BY due LIMIT ?) "
-    "RETURNING id, source, target, protocol, attempts"
+    "RETURNING id, source, target, protocol, attempts, status"
 )
 
 

@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Any
 
 from ..display.model import Kind, Protocol
+from ..urls import page_key
 
 SCHEMA_VERSION = 1
 RETRY_DELAYS = (60.0, 600.0, 3600.0)  # back-off after the 1st, 2nd and 3rd transient failure
@@ -120,6 +121,7 @@ class Job:
     protocol: Protocol
     attempts: int
     worker: str
+    status: Status = Status.QUEUED  # QUEUED: never verified; else this is an update
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ _TABLES = (
         id {serial},
         source TEXT NOT NULL,
         target TEXT NOT NULL,
+        target_key TEXT NOT NULL,
         protocol TEXT NOT NULL,
         status TEXT NOT NULL,
         moderation TEXT,
@@ -177,6 +180,7 @@ _TABLES = (
     )""",
     "CREATE INDEX IF NOT EXISTS linkbacks_due ON linkbacks (due) WHERE due IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS linkbacks_seq ON linkbacks (seq)",
+    "CREATE INDEX IF NOT EXISTS linkbacks_target ON linkbacks (target_key, received)",
     "CREATE INDEX IF NOT EXISTS linkbacks_status ON linkbacks (status, received)",
     """CREATE TABLE IF NOT EXISTS rules (
         kind TEXT NOT NULL,
@@ -229,8 +233,9 @@ class Store(ABC):
         """A transient failure: back off, never delete; give up after the last delay."""
 
     @abstractmethod
-    def requeue_claims(self, *, expired_only: bool) -> int:
-        """Claims left by a process that stopped are queued again."""
+    def requeue_claims(self, *, expired_only: bool, claimer: str | None = None) -> int:
+        """Claims left by a process that stopped (or by ``claimer``'s threads, a prefix of
+        their names) are queued again."""
 
     @abstractmethod
     def queue_length(self) -> int: ...
@@ -253,7 +258,8 @@ class Store(ABC):
         left as it is unless it is ``invalid`` or ``deleted``."""
 
     @abstractmethod
-    def update_content(self, linkback_id: int, content: Content) -> None: ...
+    def update_excerpt(self, linkback_id: int, content: Content) -> None:
+        """A repeated trackback: its title, excerpt and blog name replace the stored ones."""
 
     @abstractmethod
     def list(
@@ -395,12 +401,12 @@ class SqlStore(Store):
             seq = self._next_seq(cursor)
             row = self._run(
                 cursor,
-                "INSERT INTO linkbacks (source, target, protocol, status, received, updated, "
-                "seq, due) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?) "
+                "INSERT INTO linkbacks (source, target, target_key, protocol, status, received, "
+                "updated, seq, due) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?) "
                 "ON CONFLICT (source, target) DO UPDATE SET due = excluded.due, "
                 "lease_until = NULL, claimed_by = NULL, attempts = 0, seq = excluded.seq, "
                 "updated = excluded.updated RETURNING id",
-                (source, target, protocol.value, stamp, stamp, seq, when),
+                (source, target, _key(target), protocol.value, stamp, stamp, seq, when),
             ).fetchone()
         return int(row[0])
 
@@ -438,13 +444,14 @@ class SqlStore(Store):
                 return Stored(int(existing[0]), False, status)
             row = self._run(
                 cursor,
-                "INSERT INTO linkbacks (source, target, protocol, status, moderation, type, rsvp, "
-                "author_name, author_url, author_photo, title, content_html, content_text, "
-                "published, entry_url, updated, seq, received) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO linkbacks (source, target, target_key, protocol, status, moderation, "
+                "type, rsvp, author_name, author_url, author_photo, title, content_html, "
+                "content_text, published, entry_url, updated, seq, received) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     source,
                     target,
+                    _key(target),
                     protocol.value,
                     status.value,
                     status.value,
@@ -454,15 +461,14 @@ class SqlStore(Store):
             ).fetchone()
             return Stored(int(row[0]), True, status)
 
-    def update_content(self, linkback_id: int, content: Content) -> None:
+    def update_excerpt(self, linkback_id: int, content: Content) -> None:
         with self._transaction() as cursor:
             seq = self._next_seq(cursor)
             self._run(
                 cursor,
-                "UPDATE linkbacks SET type = ?, rsvp = ?, author_name = ?, author_url = ?, "
-                "author_photo = ?, title = ?, content_html = ?, content_text = ?, "
-                "published = ?, entry_url = ?, updated = ?, seq = ? WHERE id = ?",
-                (*_content_values(content), now_iso(), seq, linkback_id),
+                "UPDATE linkbacks SET title = ?, content_text = ?, author_name = ?, "
+                "updated = ?, seq = ? WHERE id = ?",
+                (content.title, content.text, content.author.name, now_iso(), seq, linkback_id),
             )
 
     # The queue ------------------------------------------------------------------------------
@@ -473,7 +479,10 @@ class SqlStore(Store):
             rows = self._run(
                 cursor, self._claim_sql(), (now + lease, worker, now, now, limit)
             ).fetchall()
-        return [Job(int(r[0]), r[1], r[2], Protocol(r[3]), int(r[4]), worker) for r in rows]
+        return [
+            Job(int(r[0]), r[1], r[2], Protocol(r[3]), int(r[4]), worker, Status(r[5]))
+            for r in rows
+        ]
 
     def release(self, job: Job, due: float) -> None:
         with self._transaction() as cursor:
@@ -562,10 +571,13 @@ class SqlStore(Store):
             self._finish(cursor, job, final, reason if final == "invalid" else None)
             return Status(final)
 
-    def requeue_claims(self, *, expired_only: bool) -> int:
+    def requeue_claims(self, *, expired_only: bool, claimer: str | None = None) -> int:
         with self._transaction() as cursor:
             condition = " AND lease_until < ?" if expired_only else ""
-            parameters = (time.time(),) if expired_only else ()
+            parameters: tuple[Any, ...] = (time.time(),) if expired_only else ()
+            if claimer is not None:
+                condition += " AND claimed_by LIKE ?"
+                parameters += (claimer.replace("%", "") + ":%",)
             return int(
                 self._run(
                     cursor,
@@ -616,20 +628,21 @@ class SqlStore(Store):
         if changed_since is not None:
             conditions.append("seq > ?")
             parameters.append(changed_since)
+        if target_key is not None:
+            conditions.append("target_key = ?")
+            parameters.append(target_key)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        page = ""
+        if limit is not None:
+            page = " LIMIT ? OFFSET ?"
+            parameters.extend((limit, offset))
         with self._transaction() as cursor:
             rows = self._run(
                 cursor,
-                f"SELECT {_COLUMNS} FROM linkbacks {where} ORDER BY received DESC, id DESC",
+                f"SELECT {_COLUMNS} FROM linkbacks {where} ORDER BY received DESC, id DESC{page}",
                 parameters,
             ).fetchall()
-        records = [_record(row) for row in rows]
-        if target_key is not None:
-            from ..urls import page_key
-
-            records = [r for r in records if page_key(r.target) == target_key]
-        end = None if limit is None else offset + limit
-        return records[offset:end]
+        return [_record(row) for row in rows]
 
     def set_status(self, linkback_id: int, status: Status, reason: str | None = None) -> bool:
         with self._transaction() as cursor:
@@ -699,6 +712,11 @@ class SqlStore(Store):
             )
 
 
+def _key(target: str) -> str:
+    """What groups a target's spellings (http and https, trailing slash) as one page."""
+    return page_key(target) or target
+
+
 def _content_values(content: Content) -> tuple[Any, ...]:
     return (
         content.type.value,
@@ -750,7 +768,14 @@ def open_store(db: str) -> SqlStore:
         from .sqlite import SqliteStore
 
         store = SqliteStore(db)
-    store.migrate()
+    try:
+        store.migrate()
+    except StoreError:
+        store.close()
+        raise
+    except Exception as error:  # sqlite3 and psycopg errors share no base class
+        store.close()
+        raise StoreError(f"--db {db}: cannot open the store: {error}") from None
     return store
 
 

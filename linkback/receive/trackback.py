@@ -84,7 +84,7 @@ def receive(service: Service, body: bytes, request: Request) -> Response:
     )
     existing = service.store.find(source, target)
     if existing is not None and existing.status not in (Status.INVALID, Status.DELETED):
-        service.store.update_content(existing.id, content)  # a repeat: title and excerpt
+        service.store.update_excerpt(existing.id, content)  # a repeat: title and excerpt
         return answer()
     if not service.config.trackback_verify:
         if service.verifier.target_exists(target):

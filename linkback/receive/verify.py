@@ -19,7 +19,7 @@ import mf2py
 from lxml import etree
 
 from ..display.model import RSVP_VALUES, Kind, sanitise
-from ..http import FetchError, Response
+from ..http import Client, FetchError, Response
 from ..urls import host_of, normalise, page_key
 from .config import ServiceConfig
 from .fetch import PAGE_CAP, HostSlots, SourceWindow, make_client
@@ -28,6 +28,7 @@ from .store import Author, Content
 CONTENT_LIMIT = 10_000
 EXCERPT_CHARS = 300
 TARGET_CACHE = 3600.0  # seconds a "the target exists" answer is kept
+UNREACHABLE_CACHE = 60.0  # seconds before asking a site that did not answer again
 LINK_ATTRIBUTES = {
     "a": "href",
     "link": "href",
@@ -43,6 +44,7 @@ _PROPERTY_KINDS = (
     ("bookmark-of", Kind.BOOKMARK),
     ("in-reply-to", Kind.REPLY),
 )
+_VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
 _STATUS_410 = re.compile(r"^\s*410\b")
 
 
@@ -140,14 +142,14 @@ def is_gone(page: Page | None) -> bool:
     return False
 
 
-def describe(page: Page, target: str, *, kind_hint: Kind | None = None) -> Content:
+def describe(page: Page, target: str) -> Content:
     """What the source says: its h-entry when it has one, else title and excerpt."""
     entry = _h_entry(page)
     if entry is not None:
         return _from_mf2(entry, page, target)
     title = " ".join((page.tree.findtext(".//title") or "").split())
     excerpt = excerpt_around(page, target)
-    return Content(type=kind_hint or Kind.MENTION, title=title[:300], text=excerpt)
+    return Content(type=Kind.MENTION, title=title[:300], text=excerpt)
 
 
 def excerpt_around(page: Page, target: str) -> str:
@@ -170,7 +172,7 @@ def excerpt_around(page: Page, target: str) -> str:
             "body",
         ):
             block = block.getparent()
-        text = " ".join(block.text_content().split())
+        text = " ".join("".join(block.xpath(_VISIBLE_TEXT)).split())
         anchor = " ".join(element.text_content().split())
         where = text.find(anchor) if anchor else 0
         start = max(0, where - EXCERPT_CHARS // 2)
@@ -303,24 +305,45 @@ class Verifier:
             answer = self.site.request("HEAD", url, cap=1)
             if answer.status in (405, 501):
                 answer = self.site.get(url, cap=1)
+            exists = answer.status not in (404, 410)
+            kept_from = now
         except FetchError:
-            return True  # the site being unreachable is no reason to refuse
-        exists = answer.status not in (404, 410)
+            # The site being unreachable is no reason to refuse; ask again in a minute.
+            exists = True
+            kept_from = now - TARGET_CACHE + UNREACHABLE_CACHE
         with self._targets_lock:
-            self._targets[url] = (now, exists)
+            if len(self._targets) > 100_000:
+                self._targets.clear()
+            self._targets[url] = (kept_from, exists)
         return exists
 
-    def fetch(self, source: str, *, sync: bool) -> Response:
-        """The source, fetched now or taken from a fetch of the last 30 s (sync only)."""
-        if sync:
-            recent = self.window.recent(source)
+    def fetch(self, source: str, *, sync: bool, reuse: bool) -> Response:
+        """The source, fetched now or, with ``reuse``, taken from a fetch of the last 30 s."""
+        client = self.sync if sync else self.background
+        while True:
+            owned = self.window.begin(source)
+            recent = self.window.recent(source) if reuse else None
             if recent is not None:
+                if owned:
+                    self.window.end(source)
                 if recent.error is not None:
                     raise recent.error
                 assert recent.response is not None
                 return recent.response
+            if owned or not reuse:
+                break
+            if not sync:  # another thread is fetching it: come back for its answer
+                raise Busy(source)
+            if not self.window.wait(source, client.settings.timeout):
+                raise FetchError("the source was too slow to answer", transient=True)
+        try:
+            return self._fetch(client, source, sync=sync)
+        finally:
+            if owned:
+                self.window.end(source)
+
+    def _fetch(self, client: Client, source: str, *, sync: bool) -> Response:
         host = host_of(source)
-        client = self.sync if sync else self.background
         if not self.slots.acquire(host, client.settings.timeout if sync else 0.0):
             if sync:
                 raise FetchError(f"too many fetches in flight to {host}", transient=True)
@@ -335,12 +358,12 @@ class Verifier:
         self.window.keep(source, response, None)
         return response
 
-    def verify(self, source: str, target: str, *, sync: bool) -> Outcome:
+    def verify(self, source: str, target: str, *, sync: bool, reuse: bool = True) -> Outcome:
         """The outcome; a synchronous one is given up at ``verify_timeout_sync`` whatever
         the fetch is doing (it finishes on its own thread, within the client's deadline)."""
         if not sync:
-            return self._verify(source, target, sync=False)
-        future = self._sync_pool.submit(self._verify, source, target, sync=True)
+            return self._verify(source, target, sync=False, reuse=reuse)
+        future = self._sync_pool.submit(self._verify, source, target, sync=True, reuse=reuse)
         try:
             return future.result(timeout=self.config.verify_timeout_sync)
         except concurrent.futures.TimeoutError:
@@ -348,11 +371,11 @@ class Verifier:
                 f"no complete answer within {self.config.verify_timeout_sync:g} s", slow=True
             )
 
-    def _verify(self, source: str, target: str, *, sync: bool) -> Outcome:
+    def _verify(self, source: str, target: str, *, sync: bool, reuse: bool) -> Outcome:
         if not self.target_exists(target):
             return Refused("target not found")
         try:
-            response = self.fetch(source, sync=sync)
+            response = self.fetch(source, sync=sync, reuse=reuse)
         except FetchError as error:
             if error.transient:
                 return Transient(str(error), slow="within" in str(error))

@@ -3,7 +3,6 @@ Also the manual form and the status page."""
 
 from __future__ import annotations
 
-import time
 from html import escape
 from urllib.parse import parse_qs
 
@@ -47,10 +46,7 @@ def receive(service: Service, body: bytes, request: Request) -> Response:
     if problem is not None:
         return PlainTextResponse(problem.value, status_code=400)
     target = claims.stored_target(target)
-    wait = service.verifier.window.wait_for(source)
-    linkback_id = service.store.receive(
-        source, target, Protocol.WEBMENTION, due=time.time() + wait if wait else None
-    )
+    linkback_id = service.store.receive(source, target, Protocol.WEBMENTION)
     service.workers.wake()
     location = service.status_url(linkback_id)
     return PlainTextResponse(

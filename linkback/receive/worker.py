@@ -55,12 +55,16 @@ class Workers:
         self._wakeup.set()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Finish what is being verified; what is not finished is re-queued on restart."""
+        """Finish what is being verified, within one verification's deadline; what is still
+        running then is queued again for another process (or the next start)."""
         self._stopping.set()
         self._wakeup.set()
-        limit = time.monotonic() + (timeout if timeout is not None else self.lease)
+        wait = timeout if timeout is not None else self.verifier.config.verify_timeout + 1
+        limit = time.monotonic() + wait
         for thread in self._threads:
             thread.join(max(0.0, limit - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            self.store.requeue_claims(expired_only=False, claimer=self.name)
 
     def _run(self, number: int) -> None:
         worker = f"{self.name}:{number}"
@@ -83,12 +87,15 @@ class Workers:
                     self.store.release(job, time.time() + 60)
 
     def process(self, job: Job) -> None:
-        wait = self.verifier.window.wait_for(job.source)
+        # A new pair is checked against a fetch of the last 30 s (a post's Webmentions to
+        # several pages arrive together); an update announces a change, so it waits.
+        update = job.status is not Status.QUEUED
+        wait = self.verifier.window.wait_for(job.source) if update else 0.0
         if wait > 0:
             self.store.release(job, time.time() + wait)
             return
         try:
-            outcome = self.verifier.verify(job.source, job.target, sync=False)
+            outcome = self.verifier.verify(job.source, job.target, sync=False, reuse=not update)
         except Busy:
             self.store.release(job, time.time() + BUSY_DELAY)
             return
