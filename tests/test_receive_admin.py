@@ -166,3 +166,13 @@ def test_bearer_scripts_bulk_actions_rules_and_the_feed(admin: Receiver) -> None
     ]
     assert "webmention mention: Post 2" in titles and "webmention mention: Post 0" not in titles
     assert admin.get("/admin/feed.atom", headers=bearer).status_code == 200
+
+
+def test_behind_a_proxy_the_cookie_follows_the_public_url(
+    make_receiver: Callable[..., Receiver],
+) -> None:
+    proxied = make_receiver(admin_token=TOKEN, public_url="https://example.org/linkback")
+    answer = proxied.post("/admin/login", {"token": TOKEN}, allow_redirects=False)
+    cookie = answer.headers["Set-Cookie"]
+    assert "Path=/linkback/admin/" in cookie and "Secure" in cookie
+    assert answer.headers["Location"] == "./"

@@ -94,6 +94,8 @@ class Admin:
         self.access = Access(
             token, service.store, secure=service.config.base_url.startswith("https:")
         )
+        # the page's path as the browser sees it (behind a proxy, under the public URL's path)
+        self.cookie_path = urlsplit(service.config.base_url).path.rstrip("/") + "/admin/"
         self.logins = RateLimiter(LOGIN_ATTEMPTS)
 
     def _page(
@@ -183,7 +185,7 @@ class Admin:
             COOKIE,
             self.access.new_cookie(),
             max_age=SESSION_AGE,
-            path="/admin/",
+            path=self.cookie_path,
             httponly=True,
             samesite="strict",
             secure=self.access.secure,
@@ -196,7 +198,7 @@ class Admin:
             return checked
         await run_in_threadpool(self.access.logout)
         response = RedirectResponse("./", status_code=303)
-        response.delete_cookie(COOKIE, path="/admin/")
+        response.delete_cookie(COOKIE, path=self.cookie_path)
         return response
 
     async def moderate(self, request: Request) -> Response:
