@@ -14,9 +14,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from linkback.display.model import Protocol
 from linkback.receive.config import from_mapping
 from linkback.receive.notify import Notifier, SmtpUrl, parse_smtp_url
-from linkback.receive.store import SqlStore, Status, open_store
+from linkback.receive.store import Content, SqlStore, Status, open_store
 from linkback.settings import ConfigError
 from tests.admin_data import add
 from tests.receiver import free_port
@@ -102,8 +103,23 @@ def test_one_message_per_batch_and_at_most_one_an_interval(
     assert "1 new linkback " in mailbox.messages[1]["Subject"] + " "
     assert notifier(store, url).tick(1_000_000 + 99_999) is False  # nothing new
     store.set_status(first, Status.APPROVED)
-    assert store.get(third).status is Status.PENDING  # type: ignore[union-attr]
+    assert notifier(store, url).tick(1_000_000 + 199_999) is False  # approved: nothing to tell
     assert len(mailbox.messages) == 2
+    assert store.get(third).status is Status.PENDING  # type: ignore[union-attr]
+
+
+def test_a_linkback_verified_late_is_in_the_next_batch(
+    smtp: tuple[Mailbox, str], store: SqlStore
+) -> None:
+    mailbox, url = smtp
+    slow = store.receive("http://127.0.0.2/slow", "http://127.0.0.3/article/", Protocol.WEBMENTION)
+    add(store, "http://127.0.0.2/fast", title="Fast post")
+    assert notifier(store, url).tick(5_000_000) is True
+    job = store.claim("test", 60)[0]
+    assert job.id == slow
+    store.verified(job, Content(title="Slow post"), Status.PENDING)
+    assert notifier(store, url).tick(5_000_000 + 3600) is True
+    assert "Slow post" in body(mailbox.messages[1]) and "Fast" not in body(mailbox.messages[1])
 
 
 def test_a_refused_message_keeps_the_batch_for_the_next_try(
@@ -125,7 +141,7 @@ def test_an_unreachable_server_keeps_the_batch_too(store: SqlStore) -> None:
     add(store, "http://127.0.0.2/one")
     dead = f"smtp://{HOST}:{free_port(HOST)}"
     assert notifier(store, dead).tick(3_000_000) is False
-    assert store.counter("notify_last_id") == 0
+    assert store.counter("notify_last_seq") == 0
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -5,10 +5,12 @@
 ``USER:PASSWORD@`` in the URL logs in; ``?from=ADDRESS`` sets the sender (default
 ``linkback@`` the public URL's host). At most one message per ``notify_interval``.
 
-What was told is kept in the store (the highest linkback id notified), advanced only once
-the server accepted the message: a refused or failed message leaves the batch for the next
-try (a minute later), and a restart neither loses nor repeats a batch. Several processes
-sharing one store agree through a compare-and-set on the time of the last attempt.
+What was told is kept in the store (the highest change number, ``seq``, told of), advanced
+only once the server accepted the message; a linkback verified late, after newer ones were
+told of, gets a newer ``seq`` and is in the next batch. A refused or failed message leaves
+the batch for the next try (a minute later), and a restart neither loses nor repeats a
+batch. Several processes sharing one store agree through a compare-and-set on the time of
+the last attempt.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .config import ServiceConfig
 from .store import Linkback, Status, Store
 
 logger = logging.getLogger("linkback.receive")
-NOTIFIED_ID = "notify_last_id"  # counters: the highest linkback id told of
+NOTIFIED_SEQ = "notify_last_seq"  # counters: the highest change told of
 ATTEMPT_AT = "notify_attempt_at"  # counters: when the last message was tried (epoch seconds)
 RETRY_AFTER = 60  # seconds before a failed message is tried again
 SMTP_TIMEOUT = 30.0
@@ -78,8 +80,8 @@ class Notifier:
         attempted = self.store.counter(ATTEMPT_AT)
         if now - attempted < self.config.notify_interval and attempted:
             return False
-        told = self.store.counter(NOTIFIED_ID)
-        batch = self.store.list(statuses=[Status.PENDING], since_id=told)
+        told = self.store.counter(NOTIFIED_SEQ)
+        batch = self.store.list(statuses=[Status.PENDING], changed_since=told)
         if not batch:
             return False
         if not self.store.swap_counter(ATTEMPT_AT, attempted, int(now)):
@@ -92,7 +94,7 @@ class Notifier:
             retry_at = int(now) - int(self.config.notify_interval) + RETRY_AFTER
             self.store.swap_counter(ATTEMPT_AT, int(now), min(retry_at, int(now)))
             return False
-        self.store.swap_counter(NOTIFIED_ID, told, max(record.id for record in batch))
+        self.store.swap_counter(NOTIFIED_SEQ, told, max(record.seq for record in batch))
         return True
 
     def message(self, batch: list[Linkback]) -> EmailMessage:
