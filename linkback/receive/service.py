@@ -48,6 +48,9 @@ class Service:
     def stop(self) -> None:
         self.workers.stop()
         self.chores.stop()
+        for client in (self.akismet, self.rebuilder):
+            if client is not None:
+                client.close()
         self.verifier.close()
         self.store.close()
 
