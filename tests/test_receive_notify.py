@@ -4,7 +4,8 @@ the interval respected, a refused message kept for the next try, login from the 
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -15,12 +16,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from linkback.display.model import Protocol
+from linkback.receive import chores
 from linkback.receive.config import from_mapping
 from linkback.receive.notify import Notifier, SmtpUrl, parse_smtp_url
 from linkback.receive.store import Content, SqlStore, Status, open_store
 from linkback.settings import ConfigError
 from tests.admin_data import add
-from tests.receiver import free_port
+from tests.peer import Peer, StaticSite
+from tests.receiver import Receiver, free_port, id_of
 
 HOST = "127.0.0.7"
 
@@ -186,3 +189,32 @@ def test_smtp_urls() -> None:
     for bad in ("http://mail.example.org", "smtp://", "smtp://h:99999"):
         with pytest.raises(ConfigError, match="--smtp-url"):
             parse_smtp_url(bad)
+
+
+def test_a_running_service_mails_the_owner_of_a_new_webmention(
+    smtp: tuple[Mailbox, str],
+    make_receiver: Callable[..., Receiver],
+    peer: Peer,
+    site: StaticSite,
+    site_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mailbox, url = smtp
+    monkeypatch.setattr(chores, "PERIOD", 0.05)
+    page = site_dir / "article" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<!DOCTYPE html><title>Article</title>", encoding="utf-8")
+    target = site.url + "article/"
+    receiver = make_receiver(notify_email="owner@example.org", smtp_url=url)
+    source = peer.add_page(
+        "/post", f'<!DOCTYPE html><title>Arriving post</title><a href="{target}">it</a>'
+    )
+    receiver.settled(id_of(receiver.webmention(source, target)))
+    deadline = time.monotonic() + 10
+    while not mailbox.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(mailbox.messages) == 1
+    assert "Arriving post" in body(mailbox.messages[0])
+    assert f"{receiver.url}/admin/" in body(mailbox.messages[0])
+    time.sleep(0.3)
+    assert len(mailbox.messages) == 1

@@ -16,9 +16,9 @@ PERIOD = 5.0  # seconds between two looks
 
 
 class Chores:
-    def __init__(self, tasks: list[Callable[[float], bool]], period: float = PERIOD) -> None:
+    def __init__(self, tasks: list[Callable[[float], bool]], period: float | None = None) -> None:
         self.tasks = tasks
-        self.period = period
+        self.period = PERIOD if period is None else period
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="linkback-chores", daemon=True)
 
