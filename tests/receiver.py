@@ -1,4 +1,5 @@
 """``linkback serve``'s app on a real uvicorn server in a thread, on loopback, for tests.
+Its fixtures reach every test module through ``pytest_plugins`` in ``conftest.py``.
 
 ``receiver`` serves the site at the ``site`` fixture (127.0.0.3) on 127.0.0.6, verifying
 sources served by ``peer`` (127.0.0.2) with ``allow_private``; ``make_receiver`` takes other
@@ -19,9 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 
-from linkback.receive.app import create_app
 from linkback.receive.config import ServiceConfig, from_mapping
 from linkback.receive.store import Linkback, Status
 from tests.peer import StaticSite
@@ -31,6 +30,12 @@ HOST = "127.0.0.6"
 
 class Receiver:
     def __init__(self, config_values: dict[str, Any], host: str = HOST) -> None:
+        # Imported here: conftest loads this module in every venv, and the ones that test
+        # old Pelican versions have no `serve` extra.
+        import uvicorn
+
+        from linkback.receive.app import create_app
+
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, 0))

@@ -235,3 +235,20 @@ def test_a_stopping_process_gives_back_only_its_own_claims(store: SqlStore) -> N
     (theirs,) = store.claim("host:12:0", 60)
     assert store.requeue_claims(expired_only=False, claimer="host:1") == 1
     assert [job.id for job in store.claim("other", 60, limit=5)] == [mine.id]
+
+
+def test_processes_starting_together_migrate_one_at_a_time(db: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            open_store(db).close()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -10,6 +10,8 @@ from typing import Any
 
 from .store import SqlStore, StoreError
 
+SCHEMA_LOCK = 0x6C696E6B  # "link": the advisory lock migrations take
+
 _CLAIM = (
     "UPDATE linkbacks SET lease_until = %s, claimed_by = %s WHERE id IN ("
     "SELECT id FROM linkbacks WHERE due IS NOT NULL AND due <= %s "
@@ -39,3 +41,7 @@ class PostgresStore(SqlStore):
 
     def _claim_sql(self) -> str:
         return _CLAIM
+
+    def _lock_schema(self, cursor: Any) -> None:
+        """Processes starting at once would deadlock creating the same tables."""
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))

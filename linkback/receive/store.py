@@ -324,6 +324,10 @@ class SqlStore(Store):
     @abstractmethod
     def _claim_sql(self) -> str: ...
 
+    def _lock_schema(self, cursor: Any) -> None:
+        """Serialise migrations of processes starting together (SQLite's BEGIN IMMEDIATE
+        does already)."""
+
     # Plumbing -------------------------------------------------------------------------------
 
     def _connection(self) -> Any:
@@ -366,21 +370,23 @@ class SqlStore(Store):
     def migrate(self) -> None:
         """Create the schema, or refuse one written by a newer linkback."""
         with self._transaction() as cursor:
+            self._lock_schema(cursor)
             self._run(
                 cursor, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
             )
             row = self._run(cursor, "SELECT max(version) FROM schema_version").fetchone()
             version = row[0] or 0
+            if version == SCHEMA_VERSION:
+                return
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"the store has schema version {version}; this linkback knows "
                     f"{SCHEMA_VERSION} (upgrade linkback)"
                 )
-            for statement in _TABLES:
+            for statement in _TABLES:  # version 1 creates everything; later ones will alter
                 self._run(cursor, statement.format(serial=self.serial))
-            if version < SCHEMA_VERSION:
-                self._run(cursor, "DELETE FROM schema_version")
-                self._run(cursor, "INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            self._run(cursor, "DELETE FROM schema_version")
+            self._run(cursor, "INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
 
     def close(self) -> None:
         with self._all_lock:
