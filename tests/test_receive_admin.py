@@ -176,3 +176,16 @@ def test_behind_a_proxy_the_cookie_follows_the_public_url(
     cookie = answer.headers["Set-Cookie"]
     assert "Path=/linkback/admin/" in cookie and "Secure" in cookie
     assert answer.headers["Location"] == "./"
+
+
+def test_the_list_is_paged_newest_first(admin: Receiver) -> None:
+    for n in range(30):
+        add(admin.store, f"http://127.0.0.2/p{n}", received=f"2026-01-01T00:{n:02d}:00Z")
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    first = admin.get("/admin/", headers=bearer).text
+    second = admin.get("/admin/", params={"page": "1"}, headers=bearer).text
+    assert first.count('name="id"') == 25 and second.count('name="id"') == 5
+    assert "127.0.0.2/p29" in first and "127.0.0.2/p4<" not in first
+    assert "127.0.0.2/p4<" in second and "127.0.0.2/p0<" in second
+    assert 'rel="next"' in first and 'rel="prev"' in second
+    assert admin.get("/admin/", params={"status": "nope"}, headers=bearer).status_code == 400
