@@ -4,9 +4,11 @@ match and one that should not."""
 
 from __future__ import annotations
 
+import time
 import xmlrpc.client
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,3 +170,28 @@ def test_akismet_is_off_by_default(receiver: Receiver, peer: Peer, target: str) 
     assert receiver.service.akismet is None
     assert webmention(receiver, source, target) is Status.PENDING
     assert api.bodies == []
+
+
+def test_akismet_never_delays_a_pingback_answer(
+    make_receiver: Callable[..., Receiver], peer: Peer, target: str
+) -> None:
+    def slow_spam(handler: Any) -> None:
+        handler.read_body()
+        time.sleep(1.0)
+        handler.reply(200, "true", content_type="text/plain")
+
+    peer.add_handler("/akismet/1.1/comment-check", slow_spam, method="POST")
+    receiver = make_receiver(
+        akismet_key="k3y", akismet_url=peer.url("/akismet"), verify_timeout_sync=0.8
+    )
+    source = peer.add_page("/pinged", entry(prose(target)))
+    started = time.monotonic()
+    answer = xmlrpc.client.ServerProxy(receiver.url + "/xmlrpc").pingback.ping(source, target)
+    assert time.monotonic() - started < 0.9 and isinstance(answer, str)
+    record = receiver.store.find(source, target)
+    assert record is not None and record.status is Status.PENDING
+    deadline = time.monotonic() + 10
+    while record.status is Status.PENDING and time.monotonic() < deadline:
+        time.sleep(0.05)
+        record = receiver.store.get(record.id)  # type: ignore[assignment]
+    assert record.status is Status.SPAM and record.reason == "Akismet says spam"

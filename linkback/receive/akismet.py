@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from urllib.parse import urlsplit
 
 from ..http import BlockedAddressError, FetchError
 from .config import ServiceConfig
 from .owner import owner_client
-from .store import Content, Protocol
+from .store import Content, Protocol, Status, Store
 
 logger = logging.getLogger("linkback.receive")
 
@@ -54,6 +55,28 @@ class Akismet:
             )
             logger.warning("linkback: Akismet answered %s: %s", response.status, help_text)
         return None
+
+    def check_later(
+        self,
+        store: Store,
+        stored: int,
+        source: str,
+        target: str,
+        protocol: Protocol,
+        content: Content,
+    ) -> threading.Thread:
+        """Ask in the background about a linkback stored while its sender waits (pingback,
+        trackback), so Akismet's time never delays the answer; spam is marked when known.
+        A crash before the answer leaves it pending, which is where an error leaves it too."""
+
+        def check() -> None:
+            verdict = self.spam(source, target, protocol, content)
+            if verdict:
+                store.set_status(stored, Status.SPAM, verdict)
+
+        thread = threading.Thread(target=check, name="linkback-akismet", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         self.client.close()

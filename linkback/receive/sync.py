@@ -35,7 +35,5 @@ def verify_and_store(
     if spam and stored.created:
         service.store.set_status(stored.id, Status.SPAM, spam)
     elif stored.created and service.akismet is not None:
-        verdict = service.akismet.spam(source, target, protocol, said)
-        if verdict:
-            service.store.set_status(stored.id, Status.SPAM, verdict)
+        service.akismet.check_later(service.store, stored.id, source, target, protocol, said)
     return outcome, stored
