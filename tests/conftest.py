@@ -24,7 +24,7 @@ from tests.peer import Peer, StaticSite
 if TYPE_CHECKING:  # imported by the fixtures: the Pelican-versions venvs have no trustme
     from tests.tls import TestCA, Web
 
-pytest_plugins = ["tests.postgres", "tests.unprivileged", "tests.receiver"]
+pytest_plugins = ["tests.postgres", "tests.unprivileged", "tests.receiver", "tests.browser"]
 
 TIMEOUT = 2.0
 # The defaults of SPEC.md's settings table (user_agent aside: it is derived from the site).

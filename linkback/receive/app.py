@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from . import api, pingback, trackback, webmention
+from .admin import routes as admin
 from .config import ServiceConfig, from_mapping, load
 from .limits import TooLarge, client_address, read_body
 from .service import Service
@@ -80,6 +81,7 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Star
         Route("/trackback", post(trackback.receive, threaded=True), methods=["POST"]),
         Route("/api/linkbacks", get(api.linkbacks), methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        *admin.routes(running),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = running

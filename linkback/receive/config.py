@@ -60,6 +60,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("smtp_url", str, None, "how the notification is sent", optional=True),
     Option("notify_interval", float, 3600, "seconds between two notifications", minimum=0),
     Option("akismet_key", str, None, "also ask Akismet about verified linkbacks", optional=True),
+    Option("akismet_url", str, "https://rest.akismet.com", "the Akismet API (for tests)"),
     Option("rebuild_hook", str, None, "URL POSTed after approvals", optional=True),
 )
 SERVE_BY_NAME = {option.name: option for option in SERVE_OPTIONS}
@@ -89,6 +90,7 @@ class ServiceConfig:
     smtp_url: str | None = None
     notify_interval: float = 3600.0
     akismet_key: str | None = None
+    akismet_url: str = "https://rest.akismet.com"
     rebuild_hook: str | None = None
 
     @property
@@ -158,9 +160,23 @@ def from_mapping(values: Mapping[str, Any], *, require_site: bool = True) -> Ser
             ipaddress.ip_network(item, strict=False)
         except ValueError:
             raise ConfigError(f"--trusted-proxies: {item!r} is not an address or network") from None
+    _check_moderation(chosen)
     if chosen.get("port", 8411) > 65535:
         raise ConfigError(f"--port must be at most 65535, got {chosen['port']}")
     return ServiceConfig(**chosen)
+
+
+def _check_moderation(chosen: Mapping[str, Any]) -> None:
+    """The notification, hook and Akismet options, refused at start rather than later."""
+    if bool(chosen.get("notify_email")) != bool(chosen.get("smtp_url")):
+        raise ConfigError("--notify-email and --smtp-url go together: who is told, and how")
+    smtp = chosen.get("smtp_url")
+    if smtp and (urlsplit(smtp).scheme not in ("smtp", "smtps") or not urlsplit(smtp).hostname):
+        raise ConfigError(f"--smtp-url: {smtp!r} is not smtp://HOST[:PORT] or smtps://HOST[:PORT]")
+    for name in ("rebuild_hook", "akismet_url"):
+        url = chosen.get(name)
+        if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+            raise ConfigError(f"--{name.replace('_', '-')}: {url!r} is not an http(s) URL")
 
 
 def _listed(option: Option, value: Any) -> Any:

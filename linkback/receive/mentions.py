@@ -14,7 +14,7 @@ from ..settings import ConfigError
 from ..urls import normalise, page_key
 from .api import to_jf2
 from .config import ServiceConfig
-from .rules import matches, valid_pattern
+from .rules import block, valid_pattern
 from .store import Author, Content, Linkback, Rule, RuleKind, Status, Store, open_store
 
 MODERATION = {
@@ -99,17 +99,11 @@ def _rule(args: argparse.Namespace, store: Store) -> int:
             f"{args.pattern!r} is not a pattern: a host, *.domain, or a URL with its scheme"
         )
     kind = RuleKind(args.action)
-    store.add_rule(Rule(kind, args.pattern.strip()))
     if kind is RuleKind.BLOCK:
-        past = [
-            r
-            for r in store.list()
-            if matches(args.pattern, r.source) and r.status is not Status.SPAM
-        ]
-        for record in past:
-            store.set_status(record.id, Status.SPAM, "blocked")
-        print(f"blocked {args.pattern}; {len(past)} past linkbacks marked spam")
+        turned = block(store, args.pattern.strip())
+        print(f"blocked {args.pattern}; {turned} past linkbacks marked spam")
     else:
+        store.add_rule(Rule(kind, args.pattern.strip()))
         print(f"allowed {args.pattern}: its linkbacks are approved from now on")
     return 0
 

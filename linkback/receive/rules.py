@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..urls import host_of, normalise
-from .store import Rule, RuleKind
+from .store import Rule, RuleKind, Status, Store
 
 
 def matches(pattern: str, url: str) -> bool:
@@ -47,3 +47,13 @@ def valid_pattern(pattern: str) -> bool:
         return normalise(pattern) is not None
     bare = pattern[2:] if pattern.startswith("*.") else pattern
     return bool(bare) and " " not in bare and "/" not in bare
+
+
+def block(store: Store, pattern: str) -> int:
+    """Add a block rule and turn the past linkbacks from matching sources into spam; how
+    many were turned."""
+    store.add_rule(Rule(RuleKind.BLOCK, pattern))
+    past = [r for r in store.list() if matches(pattern, r.source) and r.status is not Status.SPAM]
+    for record in past:
+        store.set_status(record.id, Status.SPAM, "blocked")
+    return len(past)

@@ -6,9 +6,13 @@ from __future__ import annotations
 import threading
 import time
 
+from .akismet import Akismet
+from .chores import Chores
 from .config import ServiceConfig
 from .limits import RateLimiter
-from .store import Rule, SqlStore, open_store
+from .notify import Notifier
+from .rebuild import Rebuilder
+from .store import Content, Job, Rule, SqlStore, open_store
 from .verify import Verifier
 from .worker import Workers
 
@@ -21,18 +25,38 @@ class Service:
         self.store = store or open_store(config.db)
         self.verifier = Verifier(config)
         self.limiter = RateLimiter(config.rate_limit)
-        self.workers = Workers(self.store, self.verifier, self.rules)
+        self.akismet = Akismet(config) if config.akismet_key else None
+        self.workers = Workers(
+            self.store,
+            self.verifier,
+            self.rules,
+            akismet=self._akismet_check if self.akismet else None,
+        )
+        self.notifier = (
+            Notifier(config, self.store) if config.notify_email and config.smtp_url else None
+        )
+        self.rebuilder = Rebuilder(config, self.store) if config.rebuild_hook else None
+        self.chores = Chores([c.tick for c in (self.notifier, self.rebuilder) if c is not None])
         self.proxies = config.proxy_networks
         self._rules: tuple[float, list[Rule]] = (0.0, [])
         self._rules_lock = threading.Lock()
 
     def start(self) -> None:
         self.workers.start()
+        self.chores.start()
 
     def stop(self) -> None:
         self.workers.stop()
+        self.chores.stop()
+        for client in (self.akismet, self.rebuilder):
+            if client is not None:
+                client.close()
         self.verifier.close()
         self.store.close()
+
+    def _akismet_check(self, job: Job, content: Content) -> str | None:
+        assert self.akismet is not None
+        return self.akismet.spam(job.source, job.target, job.protocol, content)
 
     def rules(self) -> list[Rule]:
         now = time.monotonic()

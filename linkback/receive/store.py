@@ -284,6 +284,21 @@ class Store(ABC):
     def rules(self) -> list[Rule]: ...
 
     @abstractmethod
+    def remove_rule(self, rule: Rule) -> bool: ...
+
+    @abstractmethod
+    def counts(self) -> dict[Status, int]:
+        """How many linkbacks have each status (the admin page's tabs)."""
+
+    @abstractmethod
+    def counter(self, name: str) -> int:
+        """A named number kept for the service's chores (0 when never set)."""
+
+    @abstractmethod
+    def swap_counter(self, name: str, expected: int, value: int) -> bool:
+        """Set ``name`` to ``value`` only if it is still ``expected``: one process wins."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 
@@ -665,6 +680,42 @@ class SqlStore(Store):
         with self._transaction() as cursor:
             rows = self._run(cursor, "SELECT kind, pattern FROM rules ORDER BY kind, pattern")
             return [Rule(RuleKind(kind), pattern) for kind, pattern in rows.fetchall()]
+
+    def remove_rule(self, rule: Rule) -> bool:
+        with self._transaction() as cursor:
+            return bool(
+                self._run(
+                    cursor,
+                    "DELETE FROM rules WHERE kind = ? AND pattern = ?",
+                    (rule.kind.value, rule.pattern),
+                ).rowcount
+            )
+
+    def counts(self) -> dict[Status, int]:
+        with self._transaction() as cursor:
+            rows = self._run(cursor, "SELECT status, count(*) FROM linkbacks GROUP BY status")
+            found = {Status(status): int(number) for status, number in rows.fetchall()}
+        return {status: found.get(status, 0) for status in Status}
+
+    def counter(self, name: str) -> int:
+        with self._transaction() as cursor:
+            row = self._run(cursor, "SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def swap_counter(self, name: str, expected: int, value: int) -> bool:
+        with self._transaction() as cursor:
+            self._run(
+                cursor,
+                "INSERT INTO counters (name, value) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
+                (name,),
+            )
+            return bool(
+                self._run(
+                    cursor,
+                    "UPDATE counters SET value = ? WHERE name = ? AND value = ?",
+                    (value, name, expected),
+                ).rowcount
+            )
 
 
 def _key(target: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..display.model import Protocol
 from .rules import allowed
 from .service import Service
+from .spam import mostly_links
 from .store import Content, Status, Stored
 from .verify import Outcome, Verified
 
@@ -23,13 +24,16 @@ def verify_and_store(
     if not isinstance(outcome, Verified):
         return outcome, None
     said = content or outcome.content
-    if outcome.spam:
+    spam = outcome.spam or mostly_links(outcome.content)
+    if spam:
         status = Status.SPAM
     elif allowed(service.rules(), said.author.url, source):
         status = Status.APPROVED
     else:
         status = Status.PENDING
     stored = service.store.add(source, target, protocol, status, said)
-    if outcome.spam and stored.created:
-        service.store.set_status(stored.id, Status.SPAM, outcome.spam)
+    if spam and stored.created:
+        service.store.set_status(stored.id, Status.SPAM, spam)
+    elif stored.created and service.akismet is not None:
+        service.akismet.check_later(service.store, stored.id, source, target, protocol, said)
     return outcome, stored

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 
 from .rules import allowed
-from .store import Job, Rule, Status, Store
+from .spam import mostly_links
+from .store import Content, Job, Rule, Status, Store
 from .verify import Busy, Gone, Refused, Transient, Verified, Verifier
 
 logger = logging.getLogger("linkback.receive")
@@ -31,10 +32,12 @@ class Workers:
         rules: Callable[[], list[Rule]],
         *,
         threads: int = 4,
+        akismet: Callable[[Job, Content], str | None] | None = None,
     ) -> None:
         self.store = store
         self.verifier = verifier
         self.rules = rules
+        self.akismet = akismet
         self.lease = verifier.config.verify_timeout * 2 + 30
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._threads = [
@@ -98,15 +101,18 @@ class Workers:
             return
         if isinstance(outcome, Verified):
             rules = self.rules()
-            if outcome.spam:
+            spam = outcome.spam or mostly_links(outcome.content)
+            if not spam and self.akismet is not None:
+                spam = self.akismet(job, outcome.content)
+            if spam:
                 status = Status.SPAM
             elif allowed(rules, outcome.content.author.url, job.source):
                 status = Status.APPROVED
             else:
                 status = Status.PENDING
             result = self.store.verified(job, outcome.content, status)
-            if outcome.spam and result is Status.SPAM:
-                self.store.set_status(job.id, Status.SPAM, outcome.spam)
+            if spam and result is Status.SPAM:
+                self.store.set_status(job.id, Status.SPAM, spam)
         elif isinstance(outcome, Gone):
             result = self.store.failed(job, outcome.reason)
         elif isinstance(outcome, Refused):

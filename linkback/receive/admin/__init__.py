@@ -1,0 +1,1 @@
+"""The moderation page at /admin/: sessions, CSRF, the list and its actions."""
