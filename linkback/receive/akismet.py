@@ -13,7 +13,7 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
-from ..http import BlockedAddressError, FetchError
+from ..http import FetchError
 from .config import ServiceConfig
 from .owner import owner_client
 from .store import Content, Protocol, Status, Store
@@ -43,7 +43,7 @@ class Akismet:
         url = self.config.akismet_url.rstrip("/") + "/1.1/comment-check"
         try:
             response = self.client.post(url, data=form)
-        except (FetchError, BlockedAddressError) as error:
+        except FetchError as error:
             logger.warning("linkback: Akismet unreachable, %s stays pending: %s", source, error)
             return None
         answer = response.body.strip()

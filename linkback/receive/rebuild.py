@@ -19,7 +19,7 @@ import json
 import logging
 from datetime import datetime
 
-from ..http import BlockedAddressError, FetchError
+from ..http import FetchError
 from .config import ServiceConfig
 from .owner import owner_client
 from .store import Status, Store
@@ -61,7 +61,7 @@ class Rebuilder:
                 data=body.encode(),
                 headers={"Content-Type": "application/json"},
             )
-        except (FetchError, BlockedAddressError) as error:
+        except FetchError as error:
             logger.warning("linkback: rebuild hook failed, retried in a minute: %s", error)
             return False
         if not 200 <= response.status < 300:
