@@ -164,7 +164,8 @@ def from_jf2(entry: object) -> Mention | None:
         html, text = _text(content.get("html"), None), _text(content.get("text"), None)
     elif isinstance(content, str):
         text = content
-    author = entry.get("author") if isinstance(entry.get("author"), Mapping) else {}
+    raw_author = entry.get("author")
+    author: Mapping[str, Any] = raw_author if isinstance(raw_author, Mapping) else {}
     rsvp = _text(entry.get("rsvp"), 20).lower()
     return Mention(
         id=str(wm_id)[:40],
@@ -212,7 +213,7 @@ def _plain(html: str) -> str:
     fragment = _clean(html[: EXCERPT_CHARS * 20])
     if not fragment.strip():
         return ""
-    return lxml.html.fragment_fromstring(fragment, create_parent="div").text_content()
+    return str(lxml.html.fragment_fromstring(fragment, create_parent="div").text_content())
 
 
 def _squeezed(text: str, limit: int) -> str:

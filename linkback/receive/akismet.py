@@ -86,6 +86,6 @@ def _address(source: str) -> str:
     """The source host's address: a pingback's sender is the source's server."""
     host = urlsplit(source).hostname or ""
     try:
-        return socket.getaddrinfo(host, None)[0][4][0]
+        return str(socket.getaddrinfo(host, None)[0][4][0])
     except (OSError, IndexError):
         return ""

@@ -14,18 +14,27 @@ COMMANDS = ("serve", "mentions")
 STATUSES = ("queued", "invalid", "pending", "approved", "rejected", "spam", "deleted")
 
 
-def add_parsers(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parsers(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     serve = commands.add_parser("serve", help="receive linkbacks for a site", parents=[common])
     serve.add_argument("--config", type=Path, help="a TOML file with the same options")
     for option in SERVE_OPTIONS:
-        kwargs: dict[str, object] = {"dest": option.name, "default": argparse.SUPPRESS}
         if option.kind is bool:
             serve.add_argument(
-                option.cli_name, action=argparse.BooleanOptionalAction, help=option.help, **kwargs
+                option.cli_name,
+                action=argparse.BooleanOptionalAction,
+                dest=option.name,
+                default=argparse.SUPPRESS,
+                help=option.help,
             )
         else:
             serve.add_argument(
-                option.cli_name, metavar=option.kind.__name__.upper(), help=option.help, **kwargs
+                option.cli_name,
+                metavar=option.kind.__name__.upper(),
+                dest=option.name,
+                default=argparse.SUPPRESS,
+                help=option.help,
             )
     mentions = commands.add_parser("mentions", help="moderate received linkbacks", parents=[common])
     actions = mentions.add_subparsers(dest="action", required=True)

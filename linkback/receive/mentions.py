@@ -135,10 +135,10 @@ def _import(args: argparse.Namespace, store: Store) -> int:
 
 
 def _entries(data: Any) -> list[Any] | None:
-    if isinstance(data, dict) and isinstance(data.get("children"), list):
-        return data["children"]
-    if isinstance(data, dict) and isinstance(data.get("links"), list):
-        return data["links"]
+    for key in ("children", "links"):
+        found = data.get(key) if isinstance(data, dict) else None
+        if isinstance(found, list):
+            return found
     if isinstance(data, list):
         return data
     return None

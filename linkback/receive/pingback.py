@@ -55,7 +55,7 @@ def parse_call(body: bytes) -> tuple[str, list[object]]:
     except etree.XMLSyntaxError as error:
         raise BadCall(f"not XML: {error}") from None
     tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    if tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
         raise BadCall("a DTD is not allowed")
     if root.tag != "methodCall":
         raise BadCall("not an XML-RPC methodCall")
@@ -72,7 +72,7 @@ def parse_call(body: bytes) -> tuple[str, list[object]]:
     return name, params
 
 
-def answer(result: object) -> Response:
+def answer(result: str | list[str]) -> Response:
     body = xmlrpc.client.dumps((result,), methodresponse=True, allow_none=False)
     return Response(body, media_type="text/xml")
 

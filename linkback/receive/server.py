@@ -54,6 +54,6 @@ def _log_config() -> dict[str, object]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # type: ignore[index]
-    config["loggers"]["linkback"] = {"handlers": ["default"], "level": "INFO"}  # type: ignore[index]
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    config["loggers"]["linkback"] = {"handlers": ["default"], "level": "INFO"}
     return config

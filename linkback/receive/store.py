@@ -10,6 +10,7 @@ lease has run out (or at once, by :meth:`Store.requeue_claims`, when the service
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import threading
 import time
@@ -281,7 +282,7 @@ class Store(ABC):
     def add_rule(self, rule: Rule) -> None: ...
 
     @abstractmethod
-    def rules(self) -> list[Rule]: ...
+    def rules(self) -> builtins.list[Rule]: ...
 
     @abstractmethod
     def remove_rule(self, rule: Rule) -> bool: ...
@@ -676,7 +677,7 @@ class SqlStore(Store):
                 (rule.kind.value, rule.pattern),
             )
 
-    def rules(self) -> list[Rule]:
+    def rules(self) -> builtins.list[Rule]:
         with self._transaction() as cursor:
             rows = self._run(cursor, "SELECT kind, pattern FROM rules ORDER BY kind, pattern")
             return [Rule(RuleKind(kind), pattern) for kind, pattern in rows.fetchall()]

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
@@ -183,11 +184,11 @@ def excerpt_around(page: Page, target: str) -> str:
     return ""
 
 
-def _h_entry(page: Page) -> dict | None:
+def _h_entry(page: Page) -> dict[str, Any] | None:
     parsed = mf2py.parse(doc=page.text, url=page.url)
     pending = list(parsed.get("items", []))
     while pending:
-        item = pending.pop(0)
+        item: dict[str, Any] = pending.pop(0)
         if "h-entry" in item.get("type", []):
             return item
         pending.extend(item.get("children", []))
