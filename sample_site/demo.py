@@ -91,7 +91,7 @@ def demo_site(name: str, folder: str, host: str, upload: str, work: Path, peer: 
         failures = []
         if name == "Pelican":
             console.rule(f"{name}: the peer blog pings the site back", style="cyan")
-            failures += receive_back(site, deployed, work, peer, console)
+            failures += receive_back(site, site_dir, env, work, peer, console)
     if not shown:
         failures.append(f"{name}: no page shows approved linkbacks")
     if not received:

@@ -1,6 +1,7 @@
 """The receiving half of `make demo`: the peer blog links back to an article of the sample
 site and pings it by all three protocols; `linkback serve` receives and verifies them, they
-arrive as pending, `linkback mentions approve` approves them, and the API lists them."""
+arrive as pending, `linkback mentions approve` approves them, the API lists them, and the
+next `make publish` renders them under the article from that API."""
 
 from __future__ import annotations
 
@@ -22,8 +23,14 @@ SERVICE_HOST = "127.0.0.7"
 
 
 def receive_back(
-    site: StaticSite, deployed: Path, work: Path, peer: Peer, console: Console
+    site: StaticSite,
+    site_dir: Path,
+    env: dict[str, str],
+    work: Path,
+    peer: Peer,
+    console: Console,
 ) -> list[str]:
+    deployed = site_dir / "deployed"
     article = _an_article(site, deployed)
     if article is None:
         return ["receiving: the sample site has no article"]
@@ -72,6 +79,7 @@ def receive_back(
             f"GET {service}/api/linkbacks: {len(feed['children'])} approved linkbacks, "
             "what the plugins render at the next build."
         )
+        shown = _publish_from_service(site_dir, env, service, article, site, console)
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
@@ -81,9 +89,34 @@ def receive_back(
         failures.append(f"receiving: {len(ids)} pending linkbacks, expected 3")
     if len(feed["children"]) != 3:
         failures.append(f"receiving: the API lists {len(feed['children'])} approved, expected 3")
+    if not all(f"1 {kind}" in shown for kind in ("mention", "pingback", "trackback")):
+        failures.append(f"receiving: the rebuilt article shows {shown!r}")
     if code != 0:
         failures.append(f"receiving: linkback serve exited {code} on SIGTERM")
     return failures
+
+
+def _publish_from_service(
+    site_dir: Path,
+    env: dict[str, str],
+    service: str,
+    article: str,
+    site: StaticSite,
+    console: Console,
+) -> str:
+    """`make publish` with the service's API as mentions_url; the article's block summary."""
+    command = ["make", "publish"]
+    console.print(f"\n[bold]$ MENTIONS_URL={service}/api/linkbacks {' '.join(command)}[/]")
+    sys.stdout.flush()
+    subprocess.run(
+        command, cwd=site_dir, env={**env, "MENTIONS_URL": f"{service}/api/linkbacks"}, check=True
+    )
+    page = site_dir / "output" / article.removeprefix(site.url) / "index.html"
+    html = page.read_text(encoding="utf-8")
+    marker = 'class="linkback-summary">'
+    shown = html.split(marker, 1)[1].split("<", 1)[0] if marker in html else ""
+    console.print(f"Linkbacks from the service shown under {article}: {shown or 'none'}")
+    return shown
 
 
 def _an_article(site: StaticSite, deployed: Path) -> str | None:

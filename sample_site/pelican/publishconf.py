@@ -23,3 +23,5 @@ LINKBACK_SEND = True
 # The demo's peer blog and deployed site run on loopback, which linkback refuses to contact
 # unless told otherwise; `make demo` sets ALLOW_PRIVATE=1. A real site leaves this out.
 LINKBACK_ALLOW_PRIVATE = os.environ.get("ALLOW_PRIVATE") == "1"
+# `make demo` shows what its own `linkback serve` approved: its /api/linkbacks.
+LINKBACK_MENTIONS_URL = os.environ.get("MENTIONS_URL", LINKBACK_MENTIONS_URL)  # noqa: F405
