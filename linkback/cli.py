@@ -48,14 +48,23 @@ def _add_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None 
         if names is not None and option.name not in names:
             continue
         flag = option.cli_name
-        common = {"dest": option.name, "default": argparse.SUPPRESS}
+        dest, default = option.name, argparse.SUPPRESS
         if option.kind is bool:
             parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, help=option.help, **common
+                flag,
+                action=argparse.BooleanOptionalAction,
+                help=option.help,
+                dest=dest,
+                default=default,
             )
         elif option.name == "exclude":
             parser.add_argument(
-                flag, action="append", metavar="REGEX", help=option.help + " (repeatable)", **common
+                flag,
+                action="append",
+                metavar="REGEX",
+                help=option.help + " (repeatable)",
+                dest=dest,
+                default=default,
             )
         elif option.kind is list:
             parser.add_argument(
@@ -63,11 +72,16 @@ def _add_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None 
                 type=_comma_list,
                 metavar="A,B",
                 help=option.help + " (comma-separated)",
-                **common,
+                dest=dest,
+                default=default,
             )
         else:
             parser.add_argument(
-                flag, metavar=option.kind.__name__.upper(), help=option.help, **common
+                flag,
+                metavar=option.kind.__name__.upper(),
+                help=option.help,
+                dest=dest,
+                default=default,
             )
 
 

@@ -33,7 +33,8 @@ class Endpoints:
     found: tuple[tuple[str, str], ...] = ()
 
     def get(self, protocol: str) -> str | None:
-        return getattr(self, protocol)
+        endpoint: str | None = getattr(self, protocol)
+        return endpoint
 
     def advertised(self, protocols: tuple[str, ...]) -> list[tuple[str, str]]:
         """(protocol, endpoint) pairs in the order of preference given."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Container
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -35,13 +36,19 @@ def hrefs(tree: etree._Element | None) -> list[str]:
     return [href for href in (a.get("href") for a in tree.iter("a")) if href is not None]
 
 
-class _HrefCollector:
+if TYPE_CHECKING:  # a protocol of the type stubs only: lxml checks targets by duck typing
+    _Target = etree.ParserTarget[list[str]]
+else:
+    _Target = object
+
+
+class _HrefCollector(_Target):
     """An lxml parser target that keeps the ``<a href>`` values and builds no tree."""
 
     def __init__(self) -> None:
         self.found: list[str] = []
 
-    def start(self, tag: str, attrib: dict[str, str]) -> None:
+    def start(self, tag: str, attrib: dict[str, str], /) -> None:
         if tag == "a" and "href" in attrib:
             self.found.append(attrib["href"])
 

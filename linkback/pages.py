@@ -25,8 +25,10 @@ TRACKBACK_NAMESPACE = "http://madskills.com/public/xml/rss/module/trackback/"
 
 def trackback_uri(page_url: str, trackback_endpoint: str | None) -> str | None:
     """``ENDPOINT?target=URL`` (``&target=`` when the endpoint has a query already)."""
-    if not trackback_endpoint:
-        return None
+    return _uri(page_url, trackback_endpoint) if trackback_endpoint else None
+
+
+def _uri(page_url: str, trackback_endpoint: str) -> str:
     return f"{trackback_endpoint}{_joiner(trackback_endpoint)}target={quote(page_url, safe='')}"
 
 
@@ -78,7 +80,7 @@ def trackback_block(page_url: str, title: str, settings: Settings, uri: str | No
     """
     if not settings.trackback_endpoint:
         return ""
-    uri = uri or trackback_uri(page_url, settings.trackback_endpoint)
+    uri = uri or _uri(page_url, settings.trackback_endpoint)
     block = "\n" + trackback_rdf(page_url, title, uri)
     if settings.show_trackback_uri:
         link = escape(uri)

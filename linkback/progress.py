@@ -7,7 +7,14 @@ import sys
 
 from rich.console import Console
 from rich.errors import LiveError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 # True / False: a bar or not; None: a bar when stderr is a terminal; a Console: a bar on it
 # when it is a terminal. A generator that shows its own live display (Pelican's "Generating...")
@@ -26,7 +33,7 @@ class ProgressDisplay:
         else:
             self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._total = 0
         self._done = 0
         self._next_log = 0
@@ -52,7 +59,7 @@ class ProgressDisplay:
 
     def advance(self, steps: int = 1) -> None:
         self._done += steps
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=self._done)
         elif self._total >= 20 and self._done >= self._next_log:
             self.logger.info("linkback: %d/%d links done", self._done, self._total)

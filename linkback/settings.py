@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 
-PROTOCOLS = ("webmention", "pingback", "trackback")
+PROTOCOLS: tuple[str, ...] = ("webmention", "pingback", "trackback")
 AVATARS = ("local", "remote", "none")
 PELICAN_PREFIX = "LINKBACK_"
 

@@ -52,7 +52,8 @@ class Setting(base.BaseConfigOption[T]):
             checked = Settings.from_mapping({self.option.name: value}, environ={})
         except ConfigError as error:
             raise ValidationError(str(error)) from None
-        return getattr(checked, self.option.name)
+        checked_value: T = getattr(checked, self.option.name)
+        return checked_value
 
 
 class LinkbackConfig(base.Config):

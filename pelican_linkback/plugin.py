@@ -100,6 +100,8 @@ class Build:
             return html
         for key in ("article", "page"):
             content = context.get(key)
+            if content is None:
+                continue
             block = self.blocks.get(id(content))  # None for any other page
             linkbacks = self.linkbacks.get(id(content))
             if linkbacks is not None:
@@ -116,14 +118,8 @@ class Build:
         built-in block."""
         if self.theme_block is None:
             return display.insert(html, content, display.block(linkbacks), builtin=True)
-        template = self.theme_block
-        # Its class is the decorating one: render it as Jinja would, or it decorates itself.
-        render = (
-            super(DecoratingTemplate, template).render
-            if isinstance(template, DecoratingTemplate)
-            else template.render
-        )
-        rendered = render({**context, "linkbacks": linkbacks})
+        # Its class may be the decorating one: render it as Jinja does, or it decorates itself.
+        rendered = Template.render(self.theme_block, {**context, "linkbacks": linkbacks})
         return display.insert(html, content, rendered, builtin=False)
 
 

@@ -118,7 +118,7 @@ def links(page: Page) -> list[str]:
     base = base_of(page)
     found = []
     for element in page.tree.iter(*LINK_ATTRIBUTES):
-        value = element.get(LINK_ATTRIBUTES[element.tag])
+        value = element.get(LINK_ATTRIBUTES[str(element.tag)])
         if value and value.strip():
             found.append(urljoin(base, value.strip()))
     return found
@@ -162,7 +162,7 @@ def excerpt_around(page: Page, target: str) -> str:
         if not href or page_key(urljoin(base, href.strip())) != key:
             continue
         block = element
-        while block.getparent() is not None and block.tag not in (
+        while block.tag not in (
             "p",
             "li",
             "blockquote",
@@ -172,7 +172,10 @@ def excerpt_around(page: Page, target: str) -> str:
             "section",
             "body",
         ):
-            block = block.getparent()
+            parent = block.getparent()
+            if parent is None:
+                break
+            block = parent
         text = " ".join("".join(block.xpath(_VISIBLE_TEXT)).split())
         anchor = " ".join(element.text_content().split())
         where = text.find(anchor) if anchor else 0
