@@ -17,6 +17,7 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # The Pelican end-to-end tests again with the oldest Pelican pyproject.toml accepts and with
@@ -36,6 +37,7 @@ test-pelican-versions:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 demo: $(STAMP)
 	$(BIN)/python sample_site/demo.py
