@@ -18,13 +18,13 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from . import __version__, pages
+from . import __version__, pages, steer
 from .discovery import discover
 from .engine import deliver, preflight, send
 from .http import Client, FetchError
 from .receive import commands as receive_commands
 from .report import Report
-from .sentlog import read_links
+from .sentlog import STATUSES, read_links
 from .settings import OPTIONS, ConfigError, Settings
 from .source import Source
 from .terminal import printable
@@ -114,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     status_parser = command("status", "what the sent-log holds")
     _add_options(status_parser, ("sent_log",))
 
+    forget_parser = command("forget", "remove sent-log entries so their pairs are tried again")
+    forget_parser.add_argument("--source", help="entries of this source page (its exact URL)")
+    forget_parser.add_argument("--target", metavar="REGEX", help="entries whose target matches")
+    forget_parser.add_argument("--status", choices=STATUSES, help="entries with this status")
+    _add_options(forget_parser, ("sent_log", "dry_run"))
+
+    retry_parser = command("retry", "forget the failed entries and the skipped non-baseline ones")
+    _add_options(retry_parser, ("sent_log", "dry_run"))
+
     discover_parser = command("discover", "the endpoints a URL advertises")
     discover_parser.add_argument("url")
     _add_options(discover_parser, NETWORK_OPTIONS)
@@ -139,10 +148,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "send":
             return _send(args, values)
         settings = Settings.from_mapping(values, spelling="cli")
+        if args.command in ("deliver", "status") and not settings.sent_log_path.is_file():
+            raise ConfigError(
+                f"no sent-log at {settings.sent_log_path} "
+                "(run in the site's folder, or give --sent-log)"
+            )
         if args.command == "deliver":
             return _finish(deliver(settings, logger=logger))
         if args.command == "status":
             return _status(settings)
+        if args.command in ("forget", "retry"):
+            selection = (
+                steer.RETRY
+                if args.command == "retry"
+                else steer.Selection.of(args.source, args.target, args.status)
+            )
+            return _forget(settings, selection)
         return _discover(settings, args.url)
     except ConfigError as error:
         print(f"linkback: error: {printable(error)}", file=sys.stderr)  # one line, always
@@ -246,6 +267,15 @@ def decorate_file(path: Path, source: Source, settings: Settings) -> None:
             path.write_text(updated, encoding="utf-8", errors="surrogateescape")
     except OSError as error:
         raise ConfigError(f"cannot write the page {path}: {error.strerror or error}") from None
+
+
+def _forget(settings: Settings, selection: steer.Selection) -> int:
+    removed = steer.forget(settings.sent_log_path, selection, dry_run=settings.dry_run)
+    for source, target in removed:
+        print(printable(f"{source} -> {target}"))
+    verb = "would forget" if settings.dry_run else "forgot"
+    print(f"linkback: {verb} {len(removed)} entries of {settings.sent_log_path}")
+    return 0
 
 
 def _status(settings: Settings) -> int:

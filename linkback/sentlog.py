@@ -25,6 +25,9 @@ from .settings import PROTOCOLS, ConfigError
 
 VERSION = 1
 STATUSES = ("sent", "no-endpoint", "failed", "skipped", "pending")
+# The detail of a pair recorded `skipped` on purpose, without a request, so that only later
+# links are sent: `linkback retry` leaves these alone.
+BASELINE = "baseline"
 SETTLED = ("sent", "no-endpoint", "skipped")
 LOCK_WAIT_SECONDS = 60.0
 _WRITE_CHUNK = 256 * 1024  # characters encoded and written at once by replace_file
@@ -304,12 +307,34 @@ class SentLog:
             self._version += 1
             if self.writable:
                 self._unwritten.append((self._version, source, target))
-                if self._writer is None:
-                    self._writer = threading.Thread(
-                        target=self._write_loop, name="linkback-sentlog", daemon=True
-                    )
-                    self._writer.start()
-                self._cond.notify_all()
+                self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        """Start the writer thread, or wake it; called with ``_cond`` held."""
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_loop, name="linkback-sentlog", daemon=True
+            )
+            self._writer.start()
+        self._cond.notify_all()
+
+    def remove(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """Drop entries so that the next build tries their pairs again; the whole file is
+        written anew (the per-entry text only ever grows). The number removed."""
+        with self._cond:
+            removed = 0
+            for source, target in pairs:
+                targets = self.links.get(source)
+                if targets is not None and targets.pop(target, None) is not None:
+                    removed += 1
+                    if not targets:
+                        del self.links[source]
+            if removed and self.writable:
+                self._text = _LogText()
+                self._changed = {source: set(targets) for source, targets in self.links.items()}
+                self._version += 1
+                self._wake_writer()
+            return removed
 
     def flush(self) -> None:
         """Wait until everything recorded so far is on disk."""
