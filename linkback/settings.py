@@ -212,13 +212,19 @@ class Settings:
                 f"(got {self.site_url!r}); set SITEURL (Pelican), site_url (MkDocs) or --site-url"
             )
         if output_dir is not None:
-            out = Path(output_dir).resolve()
-            log = self.sent_log_path.resolve()
-            if log == out or out in log.parents:
-                raise ConfigError(
-                    f"sent_log {self.sent_log_path} is inside the output folder {out}; it would "
-                    "be published or deleted with the site: keep it beside the settings file"
-                )
+            check_outside_output("sent_log", self.sent_log_path, output_dir)
+
+
+def check_outside_output(name: str, path: Path, output_dir: str | os.PathLike[str]) -> None:
+    """A file linkback keeps between builds must not live in the output folder: it would be
+    published, or deleted with the site by the next clean build."""
+    out = Path(output_dir).resolve()
+    resolved = path.resolve()
+    if resolved == out or out in resolved.parents:
+        raise ConfigError(
+            f"{name} {path} is inside the output folder {out}; it would be published or "
+            "deleted with the site: keep it beside the settings file"
+        )
 
 
 def is_url(text: str) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..http import Client
 from ..pages import insert_after_content
-from ..settings import ConfigError, Settings
+from ..settings import ConfigError, Settings, check_outside_output
 from ..urls import page_key
 from . import avatars, reader, render
 from . import cache as cache_file
@@ -48,13 +48,7 @@ def check(settings: Settings, output_dir: str | Path | None = None) -> None:
             "https://webmention.io/api/mentions.jf2?domain=D&token=T, or a jf2 file"
         )
     if output_dir is not None:
-        output = Path(output_dir).resolve()
-        cache = settings.mentions_cache_path.resolve()
-        if output == cache or output in cache.parents:
-            raise ConfigError(
-                f"mentions_cache {settings.mentions_cache_path} is inside the output folder "
-                f"{output}; keep it beside the settings file"
-            )
+        check_outside_output("mentions_cache", settings.mentions_cache_path, output_dir)
 
 
 class Display:

@@ -15,14 +15,18 @@ from ..urls import normalise, page_key
 from .api import to_jf2
 from .config import ServiceConfig
 from .rules import block, valid_pattern
-from .store import Author, Content, Linkback, Rule, RuleKind, Status, Store, open_store
+from .store import (
+    MODERATION,
+    Author,
+    Content,
+    Linkback,
+    Rule,
+    RuleKind,
+    Status,
+    Store,
+    open_store,
+)
 
-MODERATION = {
-    "approve": Status.APPROVED,
-    "reject": Status.REJECTED,
-    "spam": Status.SPAM,
-    "delete": Status.DELETED,
-}
 KIND_OF = {
     "in-reply-to": Kind.REPLY,
     "reply": Kind.REPLY,

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from ..display.model import Kind, Protocol
+from ..display.model import Author, Kind, Protocol
 from ..urls import page_key
 
 SCHEMA_VERSION = 1
@@ -47,15 +47,17 @@ class RuleKind(str, Enum):
     BLOCK = "block"
 
 
+# What the owner may do to a linkback, by the word the command line and the admin page use.
+MODERATION = {
+    "approve": Status.APPROVED,
+    "reject": Status.REJECTED,
+    "spam": Status.SPAM,
+    "delete": Status.DELETED,
+}
+
+
 class StoreError(Exception):
     """The store cannot be opened or its schema is newer than this linkback."""
-
-
-@dataclass(frozen=True)
-class Author:
-    name: str = ""
-    url: str | None = None
-    photo: str | None = None
 
 
 @dataclass(frozen=True)

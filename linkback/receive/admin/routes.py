@@ -24,7 +24,7 @@ from .. import feed
 from ..limits import RateLimiter, TooLarge, client_address, read_body
 from ..rules import block, valid_pattern
 from ..service import Service
-from ..store import Linkback, Rule, RuleKind, Status
+from ..store import MODERATION, Linkback, Rule, RuleKind, Status
 from .auth import COOKIE, LOGIN_ATTEMPTS, SESSION_AGE, Access, Session
 
 HERE = Path(__file__).parent
@@ -39,12 +39,6 @@ TABS = (
     Status.INVALID,
     Status.DELETED,
 )
-MODERATION = {
-    "approve": Status.APPROVED,
-    "reject": Status.REJECTED,
-    "spam": Status.SPAM,
-    "delete": Status.DELETED,
-}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self' http: https:; form-action 'self'; "
