@@ -1,0 +1,286 @@
+"""``python -m benchmarks.serve``: the receiver under load, side by side with django-wm.
+
+One invocation starts the loopback web (source hosts answering after L ms, the target
+site), then runs every scenario: acceptance of new Webmentions by wrk at 32 connections
+against django-wm under gunicorn (each worker configuration, the best one kept) and
+``linkback serve`` on SQLite and on PostgreSQL; latency at half load; acceptance during
+slow pingbacks; memory at two sizes; the verification phase against its ideal time; two
+processes on one PostgreSQL store; ``kill -9`` during the load and during verification.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from .. import report
+from ..__main__ import machine
+from ..server import LoopbackServers
+from . import djangowm, tables
+from .djangowm import DjangoWM, Workers
+from .faults import FaultRow, kill_during_load, kill_during_verification
+from .linkback_serve import LinkbackServe
+from .load import CONNECTIONS, NoWrk
+from .scenarios import Bench, LoadRow, MemoryRow, acceptance, half_load, memory, slow_pingbacks
+from .sites import Site, Sources
+from .two_processes import SharedRow, two_processes
+from .verification import VerifyRow, verify_django, verify_linkback
+
+WORK = Path(__file__).parent.parent / "work"
+DJANGO_CONFIGS = [Workers("sync", 2), Workers("sync", 4), Workers("gthread", 2, 4)]
+SLOW_SOURCE = 8.0  # seconds, the slow pingbacks' sources
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serve", description=__doc__)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short loads and few linkbacks: a smoke run of a few minutes",
+    )
+    parser.add_argument("--seconds", type=float, help="one timed load (default 10, quick 2)")
+    parser.add_argument("--runs", type=int, default=3, help="timed loads per receiver (3)")
+    parser.add_argument("--latency", type=float, default=50, help="source latency in ms (50)")
+    parser.add_argument("--hosts", type=int, default=100, help="source hosts (100)")
+    parser.add_argument(
+        "--verify", type=int, help="linkbacks verified by linkback (default 10000, quick 300)"
+    )
+    parser.add_argument(
+        "--django-verify",
+        type=int,
+        help="linkbacks verified by django-wm, one at a time (default 1000, quick 50)",
+    )
+    parser.add_argument(
+        "--verifiers",
+        type=int,
+        default=16,
+        help="linkback's verification fetches at once, for the ideal time (16)",
+    )
+    parser.add_argument("--no-reference", action="store_true", help="skip django-wm")
+    parser.add_argument("--no-linkback", action="store_true", help="skip linkback serve")
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    return parser.parse_args(argv)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def fresh_sqlite(name: str) -> str:
+    path = WORK / "serve" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return str(path)
+
+
+def linkback_serve_available() -> str | None:
+    """None when ``linkback serve`` runs here, else why not."""
+    done = subprocess.run(
+        [sys.executable, "-m", "linkback", "serve", "--help"], capture_output=True, text=True
+    )
+    if done.returncode:
+        return f"`linkback serve` is not available here ({done.stderr.strip()[-120:]})"
+    return None
+
+
+class Results:
+    def __init__(self) -> None:
+        self.load: list[LoadRow] = []
+        self.memory: list[MemoryRow] = []
+        self.verify: list[VerifyRow] = []
+        self.shared: list[SharedRow] = []
+        self.faults: list[FaultRow] = []
+        self.notes: list[str] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    verify_count = args.verify or (300 if args.quick else 10_000)
+    django_count = args.django_verify or (50 if args.quick else 1000)
+    memory_sizes = (1_000, 5_000) if args.quick else (10_000, 100_000)
+    logs = WORK / "serve-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in logs.iterdir():
+        old.unlink()
+    heading = (
+        f"Receiver benchmark: wrk with {CONNECTIONS} connections, {seconds:g} s loads × "
+        f"{args.runs}, {args.hosts} source hosts answering after {args.latency:g} ms. "
+        f"{machine()}; load average (1 min) {os.getloadavg()[0]:.2f} at the start"
+    )
+    console.print(f"[bold]{heading}[/]")
+    results = Results()
+    servers = LoopbackServers()
+    started = time.perf_counter()
+    try:
+        sources = Sources(servers, args.hosts, args.latency / 1000, SLOW_SOURCE)
+        site = Site(servers)
+        sources.site = site.base_url
+        bench = Bench(sources, site, 100, logs, seconds, console.print)
+        if not args.no_reference:
+            run_django(args, bench, django_count, results, console)
+        if not args.no_linkback:
+            run_linkback(args, bench, verify_count, memory_sizes, results, console)
+    except NoWrk as missing:
+        console.print(str(missing))
+        return 2
+    finally:
+        servers.stop()
+    heading += (
+        f", {os.getloadavg()[0]:.2f} at the end; {time.perf_counter() - started:.0f} s in all."
+    )
+    show(console, heading, results)
+    return 0
+
+
+def run_django(
+    args: argparse.Namespace, bench: Bench, count: int, results: Results, console: Console
+) -> None:
+    python = djangowm.ensure_env(WORK / ".venv-djangowm")
+    project = djangowm.write_project(WORK / "djangowm")
+    results.notes.append(f"Reference: {djangowm.versions(python)}, SQLite (WAL), Celery off.")
+    best: tuple[float, Workers] | None = None
+    for workers in DJANGO_CONFIGS:
+        receiver = DjangoWM(python, project, workers, free_port(), bench.logs)
+        console.print(f"  {receiver.label}: acceptance")
+        row = acceptance(receiver, bench, args.runs)
+        results.load.append(row)
+        if best is None or row.median_rate > best[0]:
+            best = (row.median_rate, workers)
+    assert best is not None
+    results.notes.append(f"django-wm's best configuration here: {best[1]}.")
+    receiver = DjangoWM(python, project, best[1], free_port(), bench.logs)
+    console.print(f"  {receiver.label}: verification of {count} (mentions_pending)")
+    results.verify.append(verify_django(receiver, bench, count))
+
+
+def run_linkback(
+    args: argparse.Namespace,
+    bench: Bench,
+    verify_count: int,
+    memory_sizes: tuple[int, int],
+    results: Results,
+    console: Console,
+) -> None:
+    missing = linkback_serve_available()
+    if missing:
+        results.load.append(LoadRow("linkback serve", "every scenario", note=missing))
+        return
+    site = bench.site.base_url
+    limit = max(120.0, 3 * verify_count * bench.sources.latency)
+
+    def sqlite(name: str, label: str = "linkback serve, SQLite") -> LinkbackServe:
+        return LinkbackServe(label, fresh_sqlite(name), site, [free_port()], bench.logs)
+
+    console.print("  linkback serve, SQLite: acceptance")
+    unloaded = acceptance(sqlite("acceptance.sqlite"), bench, args.runs)
+    results.load.append(unloaded)
+    console.print("  linkback serve, SQLite: latency at half load")
+    results.load.append(half_load(sqlite("half.sqlite"), bench, unloaded.median_rate))
+    console.print("  linkback serve, SQLite: acceptance during slow pingbacks")
+    slow = slow_pingbacks(sqlite("slow.sqlite"), bench, unloaded.median_rate)
+    results.load.append(slow)
+    console.print(f"  linkback serve, SQLite: memory at {memory_sizes[0]} and {memory_sizes[1]}")
+    results.memory.append(memory(sqlite("memory.sqlite"), bench, *memory_sizes))
+    console.print(f"  linkback serve, SQLite: verification of {verify_count}")
+    results.verify.append(
+        verify_linkback(sqlite("verify.sqlite"), bench, verify_count, args.verifiers, limit)
+    )
+    console.print("  linkback serve, SQLite: kill -9 during the load")
+    results.faults.append(kill_during_load(sqlite("kill-load.sqlite"), bench, limit))
+    kill_count = max(300, verify_count // 3)
+    console.print(f"  linkback serve, SQLite: kill -9 during the verification of {kill_count}")
+    results.faults.append(
+        kill_during_verification(sqlite("kill-verify.sqlite"), bench, kill_count, limit)
+    )
+    if not args.no_postgres:
+        run_postgres(args, bench, verify_count, limit, results, console)
+    results.notes.append(
+        f"The ideal verification time takes {args.verifiers} verification fetches at once "
+        f"(--verifiers) and verify_per_host 2."
+    )
+
+
+def run_postgres(
+    args: argparse.Namespace,
+    bench: Bench,
+    verify_count: int,
+    limit: float,
+    results: Results,
+    console: Console,
+) -> None:
+    try:
+        from tests.postgres import Unavailable, start
+    except ImportError as error:  # pytest missing: the dev extra is not installed
+        results.load.append(LoadRow("linkback serve, PostgreSQL", "acceptance", note=str(error)))
+        return
+    try:
+        server = start()
+    except Unavailable as reason:
+        results.load.append(
+            LoadRow(
+                "linkback serve, PostgreSQL", "acceptance", note=f"PostgreSQL unavailable: {reason}"
+            )
+        )
+        return
+    site = bench.site.base_url
+    try:
+        results.notes.append(f"PostgreSQL: {server.bindir.parent.name}, fsync off (as the tests).")
+
+        def postgres(name: str, ports: int = 1) -> LinkbackServe:
+            label = "linkback serve, PostgreSQL" + (f", {ports} processes" if ports > 1 else "")
+            return LinkbackServe(
+                label, server.database(name), site, [free_port() for _ in range(ports)], bench.logs
+            )
+
+        console.print("  linkback serve, PostgreSQL: acceptance")
+        results.load.append(acceptance(postgres("acceptance"), bench, args.runs))
+        console.print(f"  linkback serve, PostgreSQL: verification of {verify_count}")
+        results.verify.append(
+            verify_linkback(postgres("verify"), bench, verify_count, args.verifiers, limit)
+        )
+        console.print("  linkback serve, PostgreSQL, 2 processes: load and verification")
+        results.shared.append(two_processes(postgres("shared", 2), bench, limit))
+    finally:
+        server.stop()
+
+
+def show(console: Console, heading: str, results: Results) -> None:
+    sections = [
+        ("Acceptance of new Webmentions", tables.LOAD_HEADER, tables.load_rows(results.load)),
+        (
+            "Memory (sum of RSS over the server's processes)",
+            tables.MEMORY_HEADER,
+            tables.memory_rows(results.memory),
+        ),
+        ("Verification", tables.VERIFY_HEADER, tables.verify_rows(results.verify)),
+        (
+            "Two linkback serve processes on one PostgreSQL store",
+            tables.SHARED_HEADER,
+            tables.shared_rows(results.shared),
+        ),
+        ("kill -9, then restart", tables.FAULT_HEADER, tables.fault_rows(results.faults)),
+    ]
+    sections = [section for section in sections if section[2]]
+    for title, header, rows in sections:
+        report.show(console, title, header, rows)
+    text = heading + "\n\n" + "".join(f"{note}\n" for note in results.notes)
+    console.print(text)
+    markdown = text + "\n" + "\n".join(report.markdown(*section) for section in sections)
+    (WORK / "serve-results.md").write_text(markdown)
+    console.print(f"Markdown tables: {WORK / 'serve-results.md'}; logs in {WORK / 'serve-logs'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
