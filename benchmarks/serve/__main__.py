@@ -34,7 +34,13 @@ from .two_processes import SharedRow, two_processes
 from .verification import VerifyRow, verify_django, verify_linkback
 
 WORK = Path(__file__).parent.parent / "work"
-DJANGO_CONFIGS = [Workers("sync", 2), Workers("sync", 4), Workers("gthread", 2, 4)]
+DJANGO_CONFIGS = [
+    Workers("sync", 2),
+    Workers("sync", 4),
+    Workers("sync", 8),
+    Workers("gthread", 2, 4),
+    Workers("gthread", 4, 4),
+]
 SLOW_SOURCE = 8.0  # seconds, the slow pingbacks' sources
 
 
@@ -63,6 +69,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=16,
         help="linkback's verification fetches at once, for the ideal time (16)",
     )
+    parser.add_argument(
+        "--linkback-python",
+        default=sys.executable,
+        help="the Python whose linkback is measured (default: this one)",
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip django-wm")
     parser.add_argument("--no-linkback", action="store_true", help="skip linkback serve")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
@@ -83,10 +94,10 @@ def fresh_sqlite(name: str) -> str:
     return str(path)
 
 
-def linkback_serve_available() -> str | None:
+def linkback_serve_available(python: str) -> str | None:
     """None when ``linkback serve`` runs here, else why not."""
     done = subprocess.run(
-        [sys.executable, "-m", "linkback", "serve", "--help"], capture_output=True, text=True
+        [python, "-m", "linkback", "serve", "--help"], capture_output=True, text=True
     )
     if done.returncode:
         return f"`linkback serve` is not available here ({done.stderr.strip()[-120:]})"
@@ -173,7 +184,7 @@ def run_linkback(
     results: Results,
     console: Console,
 ) -> None:
-    missing = linkback_serve_available()
+    missing = linkback_serve_available(args.linkback_python)
     if missing:
         results.load.append(LoadRow("linkback serve", "every scenario", note=missing))
         return
@@ -181,7 +192,9 @@ def run_linkback(
     limit = max(120.0, 3 * verify_count * bench.sources.latency)
 
     def sqlite(name: str, label: str = "linkback serve, SQLite") -> LinkbackServe:
-        return LinkbackServe(label, fresh_sqlite(name), site, [free_port()], bench.logs)
+        return LinkbackServe(
+            label, fresh_sqlite(name), site, [free_port()], bench.logs, args.linkback_python
+        )
 
     console.print("  linkback serve, SQLite: acceptance")
     unloaded = acceptance(sqlite("acceptance.sqlite"), bench, args.runs)

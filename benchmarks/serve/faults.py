@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .linkback_serve import LinkbackServe
+from .load import Counted
 from .scenarios import Bench
 from .sites import Sources
 from .verification import wait_drained
@@ -18,7 +19,7 @@ from .verification import wait_drained
 class FaultRow:
     scenario: str
     answered_201: int
-    stored: int
+    stored: int  # at most CONNECTIONS more than answered_201: POSTs whose answer the kill cut
     not_verified: int  # still queued when the wait ended (or it ended without draining)
     fetched_twice: int  # source URLs fetched more than once
     interrupted: int  # of those: fetched once before the kill and once after it
@@ -45,10 +46,11 @@ def _row(
     scenario: str,
     receiver: LinkbackServe,
     bench: Bench,
-    answered: int,
+    counted: Counted,
     killed_at: float,
     limit: float,
 ) -> FaultRow:
+    answered = counted.accepted(201)
     drained = wait_drained(receiver, answered, limit, bench.say)
     stored = receiver.stored()
     twice, interrupted = duplicates(bench.sources, killed_at)
@@ -87,9 +89,7 @@ def kill_during_load(receiver: LinkbackServe, bench: Bench, limit: float) -> Fau
         load = bench.load(receiver, stop_after=sending, seconds=sending + 8)
         counted = bench.wrk(load)
         killer.join()
-        return _row(
-            "kill -9 during the load", receiver, bench, counted.accepted(201), killed[0], limit
-        )
+        return _row("kill -9 during the load", receiver, bench, counted, killed[0], limit)
     finally:
         killer.join()
         receiver.stop()
@@ -109,7 +109,7 @@ def kill_during_verification(
         before = bench.sources.fetch_count()
         receiver.kill()
         receiver.start()
-        row = _row("kill -9 during the verification", receiver, bench, answered, killed_at, limit)
+        row = _row("kill -9 during the verification", receiver, bench, counted, killed_at, limit)
         row.note = f"killed after {before} fetches; " + row.note
         return row
     finally:

@@ -36,16 +36,18 @@ class LinkbackServe:
         site_url: str,
         ports: list[int],
         logs: Path,
+        python: str = sys.executable,
         extra: list[str] | None = None,
     ) -> None:
         self.label = label
         self.db = db
+        self.python = python
         self.urls = [f"http://127.0.0.1:{port}" for port in ports]
         self.url = self.urls[0]
         self.children = [
             Child(
                 [
-                    sys.executable,
+                    python,
                     "-m",
                     "linkback",
                     "serve",
@@ -100,7 +102,7 @@ class LinkbackServe:
         """Every stored linkback, from ``linkback mentions list --status all --json``."""
         done = subprocess.run(
             [
-                sys.executable,
+                self.python,
                 "-m",
                 "linkback",
                 "mentions",

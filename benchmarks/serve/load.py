@@ -48,7 +48,6 @@ class Counted:
     """What one wrk run saw: answers by status, socket errors, latency in seconds."""
 
     answered: int
-    lost: int  # POSTs sent and never answered (the connection broke)
     by_status: dict[int | str, int]  # 201, 202, 400, 429, "5xx", "other"
     socket_errors: int
     timeouts: int
@@ -134,7 +133,6 @@ def run(load: Load, log: Path) -> Counted:
     }
     return Counted(
         answered=number["answered"],
-        lost=number["lost"],
         by_status=by_status,
         socket_errors=number["socket_errors"],
         timeouts=number["timeouts"],

@@ -11,8 +11,8 @@
 -- server closes one), and when every POST it sent has its answer it stops; wrk ends when all
 -- its threads have (each leaves a file WRK_RESULTS.done<id>, on which load.py interrupts
 -- wrk, which otherwise waits out its duration). A POST whose connection broke (the
--- server killed) is never answered: the thread then stops 2 s after its deadline, and
--- `lost` counts those POSTs. The results go to the file named by WRK_RESULTS.
+-- server killed) is never answered: the thread then stops 2 s after its deadline. The
+-- results go to the file named by WRK_RESULTS.
 
 local threads = {}
 
@@ -47,7 +47,7 @@ function init(args)
   -- wrk builds one request on the first thread to check the script before the run; that
   -- one is never sent.
   sent = id == 1 and -1 or 0
-  answered, lost = 0, 0
+  answered = 0
   c201, c202, c400, c429, c5xx, cother = 0, 0, 0, 0, 0, 0
   headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
 end
@@ -98,7 +98,6 @@ function response(status, headers, body)
     else cother = cother + 1 end
   end
   if done_at and (answered >= sent or uptime() - done_at > 2) then
-    lost = sent - answered
     local mark = io.open(os.getenv("WRK_RESULTS") .. ".done" .. id, "w")
     mark:close()
     wrk.thread:stop()
@@ -106,7 +105,7 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local totals = {answered = 0, lost = 0, c201 = 0, c202 = 0, c400 = 0, c429 = 0, c5xx = 0,
+  local totals = {answered = 0, c201 = 0, c202 = 0, c400 = 0, c429 = 0, c5xx = 0,
                   cother = 0}
   for _, thread in ipairs(threads) do
     for name, _ in pairs(totals) do

@@ -33,19 +33,21 @@ def ideal(fetches: int, latency: float, verifiers: int, hosts: int, per_host: in
 
 
 def wait_drained(receiver: LinkbackServe, expected: int, limit: float, say: Say) -> float | None:
-    """Seconds until ``/health`` shows an empty queue and the store holds ``expected``
-    linkbacks, none queued; None when ``limit`` seconds pass first."""
+    """Seconds until ``/health`` first shows an empty queue with the store holding
+    ``expected`` linkbacks, none queued (the store is listed only once the queue looks empty,
+    and that listing is not timed); None when ``limit`` seconds pass first."""
     started = last_said = time.monotonic()
     while time.monotonic() - started < limit:
         queue = receiver.queue_length()
         if queue == 0:
+            emptied = time.monotonic()
             stored = receiver.stored()
             if sum(stored.values()) >= expected and not stored.get("queued"):
-                return time.monotonic() - started
+                return emptied - started
         if time.monotonic() - last_said > 10:
             say(f"    {receiver.label}: queue {queue}")
             last_said = time.monotonic()
-        time.sleep(0.5)
+        time.sleep(0.2)
     return None
 
 
@@ -60,8 +62,9 @@ def verify_linkback(
         started = time.monotonic()
         counted = bench.wrk(bench.load(receiver, cap=count, seconds=max(60, count / 50)))
         accepted = counted.accepted(201)
+        loaded = time.monotonic() - started
         drained = wait_drained(receiver, accepted, limit, bench.say)
-        seconds = None if drained is None else time.monotonic() - started
+        seconds = None if drained is None else loaded + drained
         stored = receiver.stored()
     finally:
         receiver.stop()
