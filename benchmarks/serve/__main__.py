@@ -28,6 +28,7 @@ from .djangowm import DjangoWM, Workers
 from .faults import FaultRow, kill_during_load, kill_during_verification
 from .linkback_serve import LinkbackServe
 from .load import CONNECTIONS, NoWrk
+from .profile import ensure_py_spy, profile_acceptance
 from .scenarios import Bench, LoadRow, MemoryRow, acceptance, half_load, memory, slow_pingbacks
 from .sites import Site, Sources
 from .two_processes import SharedRow, two_processes
@@ -74,6 +75,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=sys.executable,
         help="the Python whose linkback is measured (default: this one)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile linkback serve (SQLite) with py-spy during one load",
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip django-wm")
     parser.add_argument("--no-linkback", action="store_true", help="skip linkback serve")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
@@ -112,6 +118,7 @@ class Results:
         self.shared: list[SharedRow] = []
         self.faults: list[FaultRow] = []
         self.notes: list[str] = []
+        self.profile: list[str] = []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,6 +206,12 @@ def run_linkback(
     console.print("  linkback serve, SQLite: acceptance")
     unloaded = acceptance(sqlite("acceptance.sqlite"), bench, args.runs)
     results.load.append(unloaded)
+    if args.profile:
+        console.print("  linkback serve, SQLite: one load under py-spy")
+        py_spy = ensure_py_spy(WORK / ".venv-py-spy")
+        results.profile = profile_acceptance(
+            sqlite("profile.sqlite"), bench, py_spy, WORK / "serve-profile"
+        )
     console.print("  linkback serve, SQLite: latency at half load")
     results.load.append(half_load(sqlite("half.sqlite"), bench, unloaded.median_rate))
     console.print("  linkback serve, SQLite: acceptance during slow pingbacks")
@@ -289,6 +302,8 @@ def show(console: Console, heading: str, results: Results) -> None:
     for title, header, rows in sections:
         report.show(console, title, header, rows)
     text = heading + "\n\n" + "".join(f"{note}\n" for note in results.notes)
+    if results.profile:
+        text += "\nlinkback serve under load, py-spy:\n\n" + "\n".join(results.profile) + "\n"
     console.print(text)
     markdown = text + "\n" + "\n".join(report.markdown(*section) for section in sections)
     (WORK / "serve-results.md").write_text(markdown)
