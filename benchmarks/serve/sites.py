@@ -36,6 +36,7 @@ class Sources:
         self._fetches: defaultdict[str, list[float]] = defaultdict(list)  # path: arrivals
         self._in_flight: Counter[str] = Counter()
         self.peak_per_host = 0
+        self.peak_in_flight = 0  # fetches at once over all hosts: the verifiers really at work
         self._busy = 0.0  # sum of fetch durations
         self._first = self._last = 0.0
         for index in range(hosts):
@@ -47,6 +48,7 @@ class Sources:
         with self._lock:
             self._fetches.clear()
             self.peak_per_host = 0
+            self.peak_in_flight = 0
             self._busy = 0.0
             self._first = self._last = 0.0
 
@@ -74,6 +76,7 @@ class Sources:
             self._fetches[url].append(arrival)
             self._in_flight[request.host] += 1
             self.peak_per_host = max(self.peak_per_host, self._in_flight[request.host])
+            self.peak_in_flight = max(self.peak_in_flight, sum(self._in_flight.values()))
             self._first = self._first or arrival
         try:
             await asyncio.sleep(self.latency if parts[0] == "s" else self.slow_latency)

@@ -26,6 +26,7 @@ VERIFY_HEADER = [
     "Ideal s",
     "÷ ideal",
     "Peak per host",
+    "Peak in flight",
     "Mean in flight",
     "Notes",
 ]
@@ -112,6 +113,7 @@ def verify_rows(rows: list[VerifyRow]) -> Rows:
             f"{row.ideal:.1f}",
             "—" if row.ratio is None else f"{row.ratio:.2f}×",
             str(row.peak_per_host),
+            str(row.peak_in_flight),
             f"{row.mean_in_flight:.1f}",
             row.note,
         ]

@@ -20,6 +20,7 @@ class VerifyRow:
     seconds: float | None  # None: not all verified within the limit
     ideal: float
     peak_per_host: int
+    peak_in_flight: int
     mean_in_flight: float
     note: str = ""
 
@@ -83,6 +84,7 @@ def verify_linkback(
         seconds,
         ideal(accepted, bench.sources.latency, verifiers, hosts, VERIFY_PER_HOST),
         bench.sources.peak_per_host,
+        bench.sources.peak_in_flight,
         bench.sources.mean_in_flight(),
         note,
     )
@@ -111,6 +113,7 @@ def verify_django(receiver: DjangoWM, bench: Bench, count: int) -> VerifyRow:
         seconds,
         ideal(accepted, bench.sources.latency, 1, hosts, VERIFY_PER_HOST),
         bench.sources.peak_per_host,
+        bench.sources.peak_in_flight,
         bench.sources.mean_in_flight(),
         note,
     )
