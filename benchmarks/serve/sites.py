@@ -35,6 +35,7 @@ class Sources:
         self._lock = threading.Lock()
         self._fetches: defaultdict[str, list[float]] = defaultdict(list)  # path: arrivals
         self._in_flight: Counter[str] = Counter()
+        self._since = 0.0  # the last reset
         self.peak_per_host = 0
         self.peak_in_flight = 0  # fetches at once over all hosts: the verifiers really at work
         self._busy = 0.0  # sum of fetch durations
@@ -45,7 +46,11 @@ class Sources:
             self.base_urls.append(f"http://{address}:{port}")
 
     def reset(self) -> None:
+        """Forget every fetch; those still in flight (a slow source) are left out of what
+        follows: their ends count neither in flight nor busy."""
         with self._lock:
+            self._since = time.monotonic()
+            self._in_flight = Counter()
             self._fetches.clear()
             self.peak_per_host = 0
             self.peak_in_flight = 0
@@ -73,18 +78,20 @@ class Sources:
         if len(parts) != 3 or parts[0] not in ("s", "slow") or not parts[1].isdigit():
             return Response(404, b"not found")
         with self._lock:
+            in_flight = self._in_flight  # this fetch's generation (see reset)
             self._fetches[url].append(arrival)
-            self._in_flight[request.host] += 1
-            self.peak_per_host = max(self.peak_per_host, self._in_flight[request.host])
-            self.peak_in_flight = max(self.peak_in_flight, sum(self._in_flight.values()))
+            in_flight[request.host] += 1
+            self.peak_per_host = max(self.peak_per_host, in_flight[request.host])
+            self.peak_in_flight = max(self.peak_in_flight, sum(in_flight.values()))
             self._first = self._first or arrival
         try:
             await asyncio.sleep(self.latency if parts[0] == "s" else self.slow_latency)
         finally:
             with self._lock:
-                self._in_flight[request.host] -= 1
-                self._last = time.monotonic()
-                self._busy += self._last - arrival
+                in_flight[request.host] -= 1
+                if arrival >= self._since:
+                    self._last = time.monotonic()
+                    self._busy += self._last - arrival
         return Response(200, self._page(url, int(parts[1])).encode())
 
     def _page(self, url: str, target_id: int) -> str:
