@@ -101,7 +101,7 @@ def run(load: Load, log: Path) -> Counted:
     env = {**os.environ, "WRK_RESULTS": str(results_path)}
     marks = [Path(f"{results_path}.done{thread}") for thread in range(1, THREADS + 1)]
     with log.open("a") as out:
-        out.write(f"\n$ {' '.join(command[: -len(args)])} -- {load.path} ... {load.tag}\n")
+        out.write(f"\n$ {' '.join(command[: -len(args) - 1])} -- {load.path} ... {load.tag}\n")
         out.flush()
         process = subprocess.Popen(command, stdout=out, stderr=out, env=env)
         deadline = time.monotonic() + load.seconds + 60
