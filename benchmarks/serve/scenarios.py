@@ -6,6 +6,7 @@ cap or a deadline after which wrk stops sending and waits for the answers.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import statistics
 import threading
@@ -37,7 +38,19 @@ class Bench:
     seconds: float  # one timed load
     say: Say
 
-    def load(self, receiver: Receiver, *, url: str | None = None, **options: object) -> Load:
+    def load(
+        self,
+        receiver: Receiver,
+        *,
+        url: str | None = None,
+        seconds: float | None = None,
+        cap: int = 0,
+        stop_after: int = 0,
+        pause_ms: int = 0,
+        connections: int = CONNECTIONS,
+    ) -> Load:
+        """A load of new Webmentions for ``receiver`` (at ``url``, one of its processes);
+        the options are :class:`Load`'s."""
         return Load(
             url=url or receiver.url,
             path=receiver.accept_path,
@@ -46,8 +59,11 @@ class Bench:
             target_base=self.site.base_url,
             targets=self.targets,
             tag=f"r{next(_tags)}-{time.time_ns() % 10**9}",
-            seconds=float(options.pop("seconds", self.seconds)),  # type: ignore[arg-type]
-            **options,  # type: ignore[arg-type]
+            seconds=seconds or self.seconds,
+            cap=cap,
+            stop_after=stop_after,
+            pause_ms=pause_ms,
+            connections=connections,
         )
 
     def wrk(self, load: Load) -> Counted:
@@ -179,7 +195,7 @@ def slow_pingbacks(
 class _Transport(xmlrpc.client.Transport):
     """A bounded wait for each pingback (the service answers within verify_timeout_sync)."""
 
-    def make_connection(self, host: str):  # type: ignore[no-untyped-def]
+    def make_connection(self, host: str) -> http.client.HTTPConnection:  # type: ignore[override]
         connection = super().make_connection(host)
         connection.timeout = 30
         return connection
