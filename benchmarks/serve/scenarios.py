@@ -122,21 +122,29 @@ def acceptance(receiver: Receiver, bench: Bench, runs: int) -> LoadRow:
 
 
 def half_load(receiver: Receiver, bench: Bench, full_rate: float) -> LoadRow:
-    """Latency at about half the full rate: each connection pauses between its requests."""
+    """Latency at about half the full rate: each connection pauses between its requests.
+
+    wrk's timers and the answer time stretch each pause, so a short paced probe measures what
+    one request really costs a connection besides its pause, and the timed load's pause is
+    set from it."""
     row = LoadRow(receiver.label, "latency at half load", accepted_status=receiver.accepted)
     if full_rate <= 0:
         row.note = "no full rate to halve"
         return row
-    per_connection = CONNECTIONS / (full_rate / 2)  # seconds between two requests
+    aim = full_rate / 2
+    per_request = CONNECTIONS / aim  # seconds between two requests on one connection
     receiver.start()
     sampler = Sampler(receiver.pids())
     try:
-        probe = bench.wrk(bench.load(receiver, seconds=min(bench.seconds, 3.0)))
-        pause = max(0, round((per_connection - probe.p50) * 1000))
+        first = round(per_request * 1000)
+        probe = bench.wrk(bench.load(receiver, seconds=min(bench.seconds, 3.0), pause_ms=first))
+        reached = probe.rate(receiver.accepted)
+        besides = CONNECTIONS / reached - first / 1000 if reached else 0.0
+        pause = max(0, round((per_request - besides) * 1000))
         row.runs.append(bench.wrk(bench.load(receiver, pause_ms=pause)))
         row.note = (
-            f"aimed at {full_rate / 2:.0f}/s: {pause} ms pause per connection; "
-            f"a short unpaced load warmed it first"
+            f"aimed at {aim:.0f}/s: {pause} ms pause per connection (a {first} ms probe "
+            f"reached {reached:.0f}/s)"
         )
     finally:
         row.peak_mb = sampler.stop() / MB
