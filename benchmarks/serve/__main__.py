@@ -16,7 +16,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 
@@ -28,6 +31,7 @@ from .djangowm import DjangoWM, Workers
 from .faults import FaultRow, kill_during_load, kill_during_verification
 from .linkback_serve import LinkbackServe
 from .load import CONNECTIONS, NoWrk
+from .process import Failed
 from .profile import ensure_py_spy, profile_acceptance
 from .scenarios import Bench, LoadRow, MemoryRow, acceptance, half_load, memory, slow_pingbacks
 from .sites import Site, Sources
@@ -110,8 +114,14 @@ def linkback_serve_available(python: str) -> str | None:
     return None
 
 
+T = TypeVar("T")
+# What a scenario that went wrong raises: its row is then left out and the failure noted.
+SCENARIO_ERRORS = (Failed, RuntimeError, OSError, subprocess.SubprocessError, ValueError, KeyError)
+
+
 class Results:
-    def __init__(self) -> None:
+    def __init__(self, say: Callable[[str], object]) -> None:
+        self.say = say
         self.load: list[LoadRow] = []
         self.memory: list[MemoryRow] = []
         self.verify: list[VerifyRow] = []
@@ -119,6 +129,22 @@ class Results:
         self.faults: list[FaultRow] = []
         self.notes: list[str] = []
         self.profile: list[str] = []
+
+    def attempt(
+        self, what: str, scenario: Callable[[], T], rows: list[T] | None = None
+    ) -> T | None:
+        """Run one scenario and keep its row in ``rows``; a failure (a service that does not
+        start, a command that fails) becomes a note, and the next scenario runs."""
+        self.say(f"  {what}")
+        try:
+            row = scenario()
+        except SCENARIO_ERRORS as error:
+            self.say(f"    failed: {error}")
+            self.notes.append(f"Failed, {what}: {error}")
+            return None
+        if rows is not None:
+            rows.append(row)
+        return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine()}; load average (1 min) {os.getloadavg()[0]:.2f} at the start"
     )
     console.print(f"[bold]{heading}[/]")
-    results = Results()
+    results = Results(console.print)
     servers = LoopbackServers()
     started = time.perf_counter()
     try:
@@ -147,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         sources.site = site.base_url
         bench = Bench(sources, site, 100, logs, seconds, console.print)
         if not args.no_reference:
-            run_django(args, bench, django_count, results, console)
+            run_django(args, bench, django_count, results)
         if not args.no_linkback:
-            run_linkback(args, bench, verify_count, memory_sizes, results, console)
+            run_linkback(args, bench, verify_count, memory_sizes, results)
     except NoWrk as missing:
         console.print(str(missing))
         return 2
@@ -162,25 +188,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_django(
-    args: argparse.Namespace, bench: Bench, count: int, results: Results, console: Console
-) -> None:
+def run_django(args: argparse.Namespace, bench: Bench, count: int, results: Results) -> None:
     python = djangowm.ensure_env(WORK / ".venv-djangowm")
     project = djangowm.write_project(WORK / "djangowm")
     results.notes.append(f"Reference: {djangowm.versions(python)}, SQLite (WAL), Celery off.")
     best: tuple[float, Workers] | None = None
     for workers in DJANGO_CONFIGS:
         receiver = DjangoWM(python, project, workers, free_port(), bench.logs)
-        console.print(f"  {receiver.label}: acceptance")
-        row = acceptance(receiver, bench, args.runs)
-        results.load.append(row)
-        if best is None or row.median_rate > best[0]:
+        row = results.attempt(
+            f"{receiver.label}: acceptance",
+            partial(acceptance, receiver, bench, args.runs),
+            results.load,
+        )
+        if row is not None and (best is None or row.median_rate > best[0]):
             best = (row.median_rate, workers)
-    assert best is not None
+    if best is None:
+        return
     results.notes.append(f"django-wm's best configuration here: {best[1]}.")
     receiver = DjangoWM(python, project, best[1], free_port(), bench.logs)
-    console.print(f"  {receiver.label}: verification of {count} (mentions_pending)")
-    results.verify.append(verify_django(receiver, bench, count))
+    results.attempt(
+        f"{receiver.label}: verification of {count} (mentions_pending)",
+        partial(verify_django, receiver, bench, count),
+        results.verify,
+    )
 
 
 def run_linkback(
@@ -189,7 +219,6 @@ def run_linkback(
     verify_count: int,
     memory_sizes: tuple[int, int],
     results: Results,
-    console: Console,
 ) -> None:
     missing = linkback_serve_available(args.linkback_python)
     if missing:
@@ -204,35 +233,63 @@ def run_linkback(
             label, fresh_sqlite(name), site, [free_port()], bench.logs, args.linkback_python
         )
 
-    console.print("  linkback serve, SQLite: acceptance")
-    unloaded = acceptance(sqlite("acceptance.sqlite"), bench, args.runs)
-    results.load.append(unloaded)
-    if args.profile:
-        console.print("  linkback serve, SQLite: one load under py-spy")
-        py_spy = ensure_py_spy(WORK / ".venv-py-spy")
-        results.profile = profile_acceptance(
-            sqlite("profile.sqlite"), bench, py_spy, WORK / "serve-profile"
-        )
-    console.print("  linkback serve, SQLite: latency at half load")
-    results.load.append(half_load(sqlite("half.sqlite"), bench, unloaded.median_rate))
-    console.print("  linkback serve, SQLite: acceptance during slow pingbacks")
-    slow = slow_pingbacks(sqlite("slow.sqlite"), bench, unloaded.median_rate)
-    results.load.append(slow)
-    console.print(f"  linkback serve, SQLite: memory at {memory_sizes[0]} and {memory_sizes[1]}")
-    results.memory.append(memory(sqlite("memory.sqlite"), bench, *memory_sizes))
-    console.print(f"  linkback serve, SQLite: verification of {verify_count}")
-    results.verify.append(
-        verify_linkback(sqlite("verify.sqlite"), bench, verify_count, args.verifiers, limit)
+    name = "linkback serve, SQLite"
+    unloaded = results.attempt(
+        f"{name}: acceptance",
+        partial(acceptance, sqlite("acceptance.sqlite"), bench, args.runs),
+        results.load,
     )
-    console.print("  linkback serve, SQLite: kill -9 during the load")
-    results.faults.append(kill_during_load(sqlite("kill-load.sqlite"), bench, limit))
+    full_rate = unloaded.median_rate if unloaded else 0.0
+    if args.profile:
+        py_spy = ensure_py_spy(WORK / ".venv-py-spy")
+        results.profile = (
+            results.attempt(
+                f"{name}: one load under py-spy",
+                partial(
+                    profile_acceptance,
+                    sqlite("profile.sqlite"),
+                    bench,
+                    py_spy,
+                    WORK / "serve-profile",
+                ),
+            )
+            or []
+        )
+    results.attempt(
+        f"{name}: latency at half load",
+        partial(half_load, sqlite("half.sqlite"), bench, full_rate),
+        results.load,
+    )
+    results.attempt(
+        f"{name}: acceptance during slow pingbacks",
+        partial(slow_pingbacks, sqlite("slow.sqlite"), bench, full_rate),
+        results.load,
+    )
+    results.attempt(
+        f"{name}: memory at {memory_sizes[0]} and {memory_sizes[1]}",
+        partial(memory, sqlite("memory.sqlite"), bench, *memory_sizes),
+        results.memory,
+    )
+    results.attempt(
+        f"{name}: verification of {verify_count}",
+        partial(
+            verify_linkback, sqlite("verify.sqlite"), bench, verify_count, args.verifiers, limit
+        ),
+        results.verify,
+    )
+    results.attempt(
+        f"{name}: kill -9 during the load",
+        partial(kill_during_load, sqlite("kill-load.sqlite"), bench, limit),
+        results.faults,
+    )
     kill_count = max(300, verify_count // 3)
-    console.print(f"  linkback serve, SQLite: kill -9 during the verification of {kill_count}")
-    results.faults.append(
-        kill_during_verification(sqlite("kill-verify.sqlite"), bench, kill_count, limit)
+    results.attempt(
+        f"{name}: kill -9 during the verification of {kill_count}",
+        partial(kill_during_verification, sqlite("kill-verify.sqlite"), bench, kill_count, limit),
+        results.faults,
     )
     if not args.no_postgres:
-        run_postgres(args, bench, verify_count, limit, results, console)
+        run_postgres(args, bench, verify_count, limit, results)
     results.notes.append(
         f"The ideal verification time takes {args.verifiers} verification fetches at once "
         f"(--verifiers) and verify_per_host 2."
@@ -240,12 +297,7 @@ def run_linkback(
 
 
 def run_postgres(
-    args: argparse.Namespace,
-    bench: Bench,
-    verify_count: int,
-    limit: float,
-    results: Results,
-    console: Console,
+    args: argparse.Namespace, bench: Bench, verify_count: int, limit: float, results: Results
 ) -> None:
     try:
         from tests.postgres import Unavailable, start
@@ -268,17 +320,30 @@ def run_postgres(
         def postgres(name: str, ports: int = 1) -> LinkbackServe:
             label = "linkback serve, PostgreSQL" + (f", {ports} processes" if ports > 1 else "")
             return LinkbackServe(
-                label, server.database(name), site, [free_port() for _ in range(ports)], bench.logs
+                label,
+                server.database(name),
+                site,
+                [free_port() for _ in range(ports)],
+                bench.logs,
+                args.linkback_python,
             )
 
-        console.print("  linkback serve, PostgreSQL: acceptance")
-        results.load.append(acceptance(postgres("acceptance"), bench, args.runs))
-        console.print(f"  linkback serve, PostgreSQL: verification of {verify_count}")
-        results.verify.append(
-            verify_linkback(postgres("verify"), bench, verify_count, args.verifiers, limit)
+        name = "linkback serve, PostgreSQL"
+        results.attempt(
+            f"{name}: acceptance",
+            lambda: acceptance(postgres("acceptance"), bench, args.runs),
+            results.load,
         )
-        console.print("  linkback serve, PostgreSQL, 2 processes: load and verification")
-        results.shared.append(two_processes(postgres("shared", 2), bench, limit))
+        results.attempt(
+            f"{name}: verification of {verify_count}",
+            lambda: verify_linkback(postgres("verify"), bench, verify_count, args.verifiers, limit),
+            results.verify,
+        )
+        results.attempt(
+            f"{name}, 2 processes: load and verification",
+            lambda: two_processes(postgres("shared", 2), bench, limit),
+            results.shared,
+        )
     finally:
         server.stop()
 

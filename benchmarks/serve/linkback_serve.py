@@ -64,7 +64,7 @@ class LinkbackServe:
                     str(RATE_LIMIT),
                     *(extra or []),
                 ],
-                logs / f"{label.replace(' ', '-')}-{port}.log",
+                logs / f"{re.sub(r'[^A-Za-z0-9]+', '-', label)}-{port}.log",
                 f"http://127.0.0.1:{port}/health",
             )
             for port in ports
