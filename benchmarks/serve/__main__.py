@@ -110,7 +110,8 @@ def linkback_serve_available(python: str) -> str | None:
         [python, "-m", "linkback", "serve", "--help"], capture_output=True, text=True
     )
     if done.returncode:
-        return f"`linkback serve` is not available here ({done.stderr.strip()[-120:]})"
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"`linkback serve` is not available here: {last}"
     return None
 
 
