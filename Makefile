@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-pelican-versions lint demo bench bench-large dist clean
+.PHONY: install test test-pelican-versions lint demo bench bench-large bench-serve dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,13 @@ dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*
+
+# The receiver under load against django-wm (benchmarks/serve/); wrk is Debian's load
+# generator, installed here when missing (as root). `make bench-serve ARGS=--quick` is a
+# smoke run of a few minutes.
+bench-serve: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m benchmarks.serve $(ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-pelican-oldest .venv-pelican-newest build dist *.egg-info .pytest_cache .ruff_cache benchmarks/work
