@@ -25,7 +25,7 @@ from .http import Client, FetchError
 from .receive import commands as receive_commands
 from .report import Report
 from .sentlog import STATUSES, read_links
-from .settings import OPTIONS, ConfigError, Settings
+from .settings import OPTIONS, ConfigError, Settings, is_http_url
 from .source import Source
 from .terminal import printable
 
@@ -305,6 +305,8 @@ def _status(settings: Settings) -> int:
 
 
 def _discover(settings: Settings, url: str) -> int:
+    if not is_http_url(url):
+        raise ConfigError(f"discover needs an absolute http(s) URL, not {url!r}")
     client = Client(settings)
     try:
         response = client.get(url)

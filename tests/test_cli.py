@@ -263,6 +263,13 @@ def test_discover_refuses_loopback_without_allow_private(peer: Peer, tmp_path: P
     assert peer.requests == []
 
 
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://example.org/", "/relative/"])
+def test_discover_needs_an_http_url(url: str, tmp_path: Path) -> None:
+    result = linkback("discover", url, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("linkback: error: discover needs an absolute http(s) URL")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
