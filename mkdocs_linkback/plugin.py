@@ -194,6 +194,12 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         if self.serving():
             log.debug("linkback: nothing is sent while serving")
             return
+        if not config.site_url:  # "0 new links in 0 pages" would hide why
+            log.info(
+                "linkback: mkdocs.yml has no site_url, so pages have no absolute URL and "
+                "no linkback can be sent from them (set site_url to send)"
+            )
+            return
         try:
             report = linkback.send(
                 self.sources, self.settings, logger=log, output_dir=config.site_dir

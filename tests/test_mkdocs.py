@@ -399,3 +399,15 @@ def test_corrupt_sent_log_stops_the_build_before_it_writes(docs: Path, peer: Pee
     assert log.read_bytes() == b'{"version": 2, "links": {}}'
     assert not (docs / "site").exists()
     assert peer.requests == []
+
+
+def test_without_site_url_the_summary_says_why_nothing_is_sent(docs: Path, peer: Peer) -> None:
+    """Not "0 new links in 0 pages" for a site with links: no site_url, no page URL."""
+    write_config(docs, "      allow_private: true\n")
+
+    result = mkdocs_build(docs)
+
+    assert result.returncode == 0, result.stderr
+    assert "mkdocs.yml has no site_url" in result.stderr
+    assert "0 new links in 0 pages" not in result.stderr
+    assert peer.requests == []
