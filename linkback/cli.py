@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     values = {
         option.name: getattr(args, option.name) for option in OPTIONS if hasattr(args, option.name)
-    }
+    }  # the command line's options: they win over the environment and a settings file
     try:
         if args.command == "send":
             return _send(args, values)

@@ -9,6 +9,7 @@ must never notify anyone nor touch the sent-log.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -79,6 +80,8 @@ class LinkbackConfig(base.Config):
     mentions_url = Setting[str | None]("mentions_url")
     mentions_cache = Setting[str]("mentions_cache")
     avatars = Setting[str]("avatars")
+    since = Setting[date | None]("since")
+    send_updates = Setting[bool]("send_updates")
 
 
 class LinkbackPlugin(BasePlugin[LinkbackConfig]):
