@@ -183,6 +183,8 @@ _FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
     "excerpt": ("a string", lambda v: isinstance(v, str)),
     "blog_name": ("a string", lambda v: isinstance(v, str)),
     "need_link": ("true or false", lambda v: isinstance(v, bool)),
+    "update": ("true or false", lambda v: isinstance(v, bool)),
+    "unlinked": ("true or false", lambda v: isinstance(v, bool)),
 }
 
 
@@ -223,6 +225,15 @@ class Snapshot:
     @property
     def sources(self) -> Mapping[str, SourceState]:
         return self._parsed().sources
+
+    @property
+    def site_url(self) -> str:
+        return self._parsed().site_url
+
+    @property
+    def parsed(self) -> bool:
+        """True once the file was parsed (always for a missing file)."""
+        return self._data is not None
 
     def _parsed(self) -> LogData:
         if self._data is None:
@@ -467,9 +478,7 @@ class SentLog:
                     return
                 version = self._version
                 changed = {
-                    source: {
-                        target: self.links.get(source, {}).get(target) for target in targets
-                    }
+                    source: {target: self.links.get(source, {}).get(target) for target in targets}
                     for source, targets in self._changed.items()
                 }
                 self._changed = {}
@@ -550,9 +559,7 @@ class _LogText:
             self._fragments[source] = (
                 f"{key}: {{{_ENTRY_LINE}{body}\n    }}" if body else f"{key}: {{}}"
             )
-        return list(
-            _document([self._fragments[source] for source in self._sources], self._meta)
-        )
+        return list(_document([self._fragments[source] for source in self._sources], self._meta))
 
 
 _ENTRY_LINE = "\n      "  # a new line inside an entry, which sits three levels deep

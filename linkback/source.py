@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 _OFF = {"off", "false", "no", "0", "disabled"}
@@ -14,7 +15,8 @@ class Source:
     """A page of the site: its public URL, title, content HTML, excerpt and metadata.
 
     ``metadata`` is the page's own (Pelican metadata, MkDocs front matter); only the keys
-    ``linkback`` and ``trackbacks`` are read, in any letter case.
+    ``linkback`` and ``trackbacks`` are read, in any letter case. ``published`` is the date
+    the page was first published, when it has one (the ``since`` setting compares it).
     """
 
     url: str
@@ -22,6 +24,7 @@ class Source:
     content: str
     excerpt: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    published: date | None = None
 
     @property
     def enabled(self) -> bool:
