@@ -432,7 +432,6 @@ class _Run:
         protocol, endpoint = job.candidates[0]
         detail = state.why_not(job)
         self.report.waiting.setdefault(job.ping.source, detail)
-        flags = {"update": True, "unlinked": job.unlinked} if job.update else {}
         self._record(
             job,
             "pending",
@@ -446,7 +445,6 @@ class _Run:
             excerpt=job.ping.excerpt,
             blog_name=job.ping.blog_name,
             need_link=job.need_link,
-            **flags,
         )
 
     def _record(
@@ -474,6 +472,8 @@ class _Run:
             "retry": retry,
             **extra,
         }
+        if job.update:  # a later change sends a failed or waiting update again
+            entry.update(update=True, unlinked=job.unlinked)
         self._store(job, entry)
 
     def _store(self, job: Job, entry: Entry) -> None:

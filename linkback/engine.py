@@ -94,9 +94,16 @@ def _sends_updates(settings: Settings) -> bool:
     return settings.send and settings.send_updates and "webmention" in settings.protocols
 
 
-def updatable(entry: Entry) -> bool:
-    """A pair whose Webmention is sent again when its source changes or is deleted."""
-    return entry.get("status") == "sent" and entry.get("protocol") == "webmention"
+def updatable(entry: Entry, *, linked: bool = False) -> bool:
+    """A pair whose Webmention is sent again when its source changes or is deleted: one sent
+    by Webmention (unless it told the target the link was removed, and the page still does
+    not link), or an update that failed or waits (the next change sends it again)."""
+    if entry.get("protocol") != "webmention":
+        return False
+    status = entry.get("status")
+    if status == "sent":
+        return linked or not entry.get("unlinked")
+    return bool(entry.get("update")) and status in ("failed", "pending")
 
 
 def _plan_page(
@@ -117,6 +124,8 @@ def _plan_page(
     report.count_settled(
         Counter(settled_kind(done[key]) for key, _ in pairs if is_settled(done.get(key)))
     )
+    linked = {key for key, _ in pairs}
+    still_open = {key for key, _ in open_pairs}
     older = settings.since is not None and source.published is not None
     if older and source.published < settings.since:  # type: ignore[operator]
         result.baseline += [(source.url, key) for key, _ in open_pairs]
@@ -124,7 +133,11 @@ def _plan_page(
     state = log.sources.get(source.url)
     changed = state is not None and (state["digest"] != mark or state["deleted"])
     updates = (
-        [target for target, entry in done.items() if updatable(entry)]
+        [
+            target
+            for target, entry in done.items()
+            if target not in still_open and updatable(entry, linked=target in linked)
+        ]
         if changed and _sends_updates(settings)
         else []
     )
@@ -136,7 +149,6 @@ def _plan_page(
             if manual:  # a trackback URI given by hand needs no discovery
                 job.candidates = [("trackback", key)]
             result.jobs.append(job)
-        linked = {key for key, _ in pairs}
         for target in updates:
             ping = Ping(source.url, target, source.title, excerpt, settings.blog_name)
             result.jobs.append(
