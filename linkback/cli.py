@@ -7,13 +7,16 @@ Exit codes: 0 done (pings left pending are not failures), 1 some pings failed,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
 import sys
 from collections import Counter
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 from lxml import etree
@@ -322,7 +325,26 @@ def read_page(
         # non-ASCII hrefs, and receivers match the target literally (SPEC "What is sent").
         content=etree.tostring(content, method="xml", encoding="unicode", with_tail=False),
         excerpt=str(description) or content.text_content()[:600],
+        published=published_date(tree, content),
     )
+
+
+def published_date(tree: Any, content: Any) -> date | None:
+    """A page's date, for ``since``: its ``article:published_time``, else the ``datetime``
+    of the content's first ``.dt-published`` (microformats2), else of its first ``<time>``."""
+    candidates = [
+        tree.xpath("string(//meta[@property='article:published_time']/@content)"),
+        content.xpath(
+            "string(.//*[contains(concat(' ', @class, ' '), ' dt-published ')]/@datetime)"
+        ),
+        content.xpath("string(.//time/@datetime)"),
+    ]
+    for text in candidates:
+        text = str(text).strip()
+        if len(text) >= 10:
+            with contextlib.suppress(ValueError):
+                return date.fromisoformat(text[:10])
+    return None
 
 
 def decorate_file(path: Path, source: Source, settings: Settings) -> None:

@@ -304,3 +304,28 @@ def test_discover_a_non_url_is_a_usage_error(url: str, tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         f"linkback: error: discover needs an absolute http(s) URL, got {url!r}"
     )
+
+
+def test_since_on_the_command_line_reads_each_page_date(
+    peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    old, new, undated = (peer.post_url("webmention", slug) for slug in ("old", "new", "undated"))
+    meta = "<meta property='article:published_time' content='2019-05-01T10:00:00+02:00'>"
+    write(site_dir, "old/index.html", page(f"{meta}<article>{links_to(old)}</article>"))
+    write(
+        site_dir,
+        "new/index.html",
+        page(f"<article><time datetime='2026-11-02'>2 Nov</time>{links_to(new)}</article>"),
+    )
+    write(site_dir, "about/index.html", page(f"<article>{links_to(undated)}</article>"))
+    result = run(
+        "send", str(site_dir), "--site-url", site.url, "--since", "2026-01-01", *NETWORK,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "2 sent (2 webmention)" in result.stdout, result.stderr
+    assert "1 skipped as baseline" in result.stdout
+    assert {r.target for r in peer.received} == {new, undated}
+    assert not [path for _, path in peer.requests if "/old/" in path]
+    bad = run("send", str(site_dir), "--site-url", site.url, "--since", "last year", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "--since must be a date (YYYY-MM-DD) or None, got 'last year'" in bad.stderr
