@@ -1,6 +1,7 @@
-"""Steering real sites, end to end with the real ``pelican`` and ``mkdocs``: a baseline of an
-existing blog, ``deliver --config`` with the site's settings, and Webmention updates and
-deletes when an article is edited or removed."""
+"""Steering a real Pelican site, end to end with the real ``pelican``: a baseline of an
+existing blog, ``since``, ``deliver --config`` with the site's settings, and Webmention
+updates and deletes when an article is edited or removed. (Apart from the MkDocs ones, so
+that ``make test-pelican-versions`` runs them with venvs that have no MkDocs.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests import test_mkdocs, test_pelican
+from tests import test_pelican
 from tests.peer import Peer, StaticSite
 
 
@@ -155,59 +156,3 @@ def test_pelican_bad_config_for_a_command_is_one_line(tmp_path: Path, peer: Peer
         f"linkback: error: cannot read the Pelican settings {folder / 'publishconf.py'}: "
         "ModuleNotFoundError: No module named 'nothing_of_that_name'"
     ]
-
-
-def test_mkdocs_baseline_update_and_config(tmp_path: Path, peer: Peer, site: StaticSite) -> None:
-    docs = test_mkdocs.copy_site(tmp_path / "docs-site", peer.base_url)
-    env = {"SITEURL": site.url, "ALLOW_PRIVATE": "1"}
-    result = linkback("baseline", "--config", "mkdocs.yml", cwd=docs, **env)
-    assert result.returncode == 0, result.stderr
-    assert "recorded as baseline (never sent)" in result.stdout
-    assert peer.requests == [] and site.requests == []
-    assert not (docs / "site").exists()
-    log = docs / test_mkdocs.SENT_LOG
-    assert set().union(*statuses(log).values()) == {"skipped/baseline"}
-    # A page edited after the baseline: its new link is sent, and nothing else.
-    new = peer.post_url("webmention", "new")
-    news = docs / "docs" / "news.md"
-    news.write_text(news.read_text(encoding="utf-8") + f"\n[New]({new})\n", encoding="utf-8")
-    built = test_mkdocs.build_live(docs, site)
-    assert built.returncode == 0, built.stderr
-    assert [(r.protocol, r.target) for r in peer.received] == [("webmention", new)]
-    # Edited again: the Webmention just sent goes again (the baseline ones were never sent).
-    news.write_text(news.read_text(encoding="utf-8") + "\nAnd more.\n", encoding="utf-8")
-    again = test_mkdocs.build_live(docs, site)
-    assert "1 Webmention updates" in test_mkdocs.summary(again)
-    assert [(r.protocol, r.target) for r in peer.received] == [("webmention", new)] * 2
-    status = linkback("status", "--config", "mkdocs.yml", cwd=docs, **env)
-    assert status.returncode == 0 and "sent: 1 (1 webmention)" in status.stdout
-
-
-def test_mkdocs_without_site_url_warns_that_nothing_can_be_sent(tmp_path: Path, peer: Peer) -> None:
-    docs = test_mkdocs.copy_site(tmp_path / "docs-site", peer.base_url)
-    config = docs / "mkdocs.yml"
-    text = config.read_text(encoding="utf-8")
-    config.write_text(
-        "\n".join(line for line in text.splitlines() if not line.startswith("site_url")),
-        encoding="utf-8",
-    )
-    result = test_mkdocs.run(
-        [sys.executable, "-m", "mkdocs", "build"], docs, {**os.environ, "LINKBACK_SEND": "0"}
-    )
-    assert result.returncode == 0, result.stderr
-    assert "site_url is not set in mkdocs.yml: pages have no public URL" in result.stderr
-    assert "0 new links in 0 pages" not in result.stderr
-
-
-def test_mkdocs_linkback_value_that_is_neither_on_nor_off(tmp_path: Path, peer: Peer) -> None:
-    docs = test_mkdocs.copy_site(tmp_path / "docs-site", peer.base_url)
-    news = docs / "docs" / "news.md"
-    news.write_text("---\nlinkback: maybe\n---\n" + news.read_text(encoding="utf-8"))
-    result = test_mkdocs.run(
-        [sys.executable, "-m", "mkdocs", "build"],
-        docs,
-        test_mkdocs.environment("http://x.example/"),
-    )
-    assert result.returncode != 0
-    assert "news.md: Linkback: 'maybe' is neither on nor off" in result.stderr
-    assert peer.requests == []
