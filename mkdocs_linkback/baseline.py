@@ -7,28 +7,13 @@ plugin collects its sources instead of sending: nothing of the site, and no requ
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from linkback import Source
 from linkback.settings import ConfigError
 
-from .config import load
-
-
-@contextlib.contextmanager
-def _quiet(name: str) -> Iterator[None]:
-    """Only the warnings of MkDocs' log, for as long as the build runs."""
-    chosen = logging.getLogger(name)
-    level = chosen.level
-    chosen.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        chosen.setLevel(level)
+from .config import load, quiet
 
 
 def sources(path: Path) -> list[Source]:
@@ -40,7 +25,7 @@ def sources(path: Path) -> list[Source]:
         config = load(path, site_dir=output)
         plugin = config.plugins["linkback"]
         plugin.collect_only = True
-        with _quiet("mkdocs"):
+        with quiet("mkdocs"):
             try:
                 build(config)
             except MkDocsException as error:

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from linkback.config_file import SiteConfig
 from linkback.settings import ConfigError
+
+
+@contextlib.contextmanager
+def quiet(name: str) -> Iterator[None]:
+    """Only the warnings of MkDocs' log (its debug log lists every config value)."""
+    chosen = logging.getLogger(name)
+    level = chosen.level
+    chosen.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        chosen.setLevel(level)
 
 
 def load(path: Path, **overrides: Any) -> Any:
@@ -16,7 +31,8 @@ def load(path: Path, **overrides: Any) -> Any:
     from mkdocs.exceptions import MkDocsException
 
     try:
-        config = load_config(config_file=str(path), **overrides)
+        with quiet("mkdocs"):
+            config = load_config(config_file=str(path), **overrides)
     except MkDocsException as error:  # the errors themselves went to MkDocs' log above
         raise ConfigError(f"cannot read {path}: {error}") from None
     except (OSError, ValueError) as error:

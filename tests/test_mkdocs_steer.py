@@ -89,3 +89,31 @@ def test_mkdocs_linkback_value_that_is_neither_on_nor_off(tmp_path: Path, peer: 
     assert result.returncode != 0
     assert "news.md: Linkback: 'maybe' is neither on nor off" in result.stderr
     assert peer.requests == []
+
+
+def test_send_with_config_takes_the_settings_site_url_and_sent_log(
+    tmp_path: Path, peer: Peer, site: StaticSite
+) -> None:
+    """``send --config mkdocs.yml OUTPUT_DIR``: loopback allowed by mkdocs.yml (through
+    ALLOW_PRIVATE), the site URL from site_url, the sent-log beside mkdocs.yml."""
+    docs = test_mkdocs.copy_site(tmp_path / "docs-site", peer.base_url)
+    # No linkbacks shown under the pages (the environment overrides mkdocs.yml's display):
+    # read as any output folder, their links would be targets.
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site.root)]
+    environ = test_mkdocs.environment(site.url, send=False, LINKBACK_DISPLAY="0")
+    built = test_mkdocs.run(command, docs, environ)
+    assert built.returncode == 0, built.stderr
+    assert "linkback-linkbacks" not in (site.root / "guide/linking/index.html").read_text()
+    elsewhere = tmp_path / "ci"
+    elsewhere.mkdir()
+    env = {"SITEURL": site.url, "ALLOW_PRIVATE": "1"}
+    # The theme's footer links to mkdocs.org: the content is the main column only, and the
+    # visible trackback URIs the build added to it are not targets.
+    options = ["--content-selector", "[role=main]", "--exclude", r"/trackback\?target="]
+    config = str(docs / "mkdocs.yml")
+    result = linkback("send", str(site.root), "--config", config, *options, cwd=elsewhere, **env)
+    assert result.returncode == 0, result.stderr
+    sent = {(r.protocol, r.source, r.target) for r in peer.received}
+    assert ("webmention", site.url, peer.post_url("webmention")) in sent
+    assert (docs / test_mkdocs.SENT_LOG).is_file()
+    assert list(elsewhere.iterdir()) == []
