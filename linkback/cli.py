@@ -98,7 +98,7 @@ def _add_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None 
         if names is not None and option.name not in names:
             continue
         flag = option.cli_name
-        common = {"dest": option.name, "default": argparse.SUPPRESS}
+        common: dict[str, Any] = {"dest": option.name, "default": argparse.SUPPRESS}
         shown = f" (default: {_default_text(option)})"
         if option.kind is bool:
             help_text = SEND_HELP if flag == "--send" else option.help + shown
@@ -138,9 +138,9 @@ def build_parser() -> Parser:
         epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"linkback {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="one line per target")
-    config = argparse.ArgumentParser(add_help=False)
+    config = Parser(add_help=False)
     config.add_argument(
         "--config",
         type=Path,

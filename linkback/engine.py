@@ -24,6 +24,7 @@ from .sentlog import (
     SentLog,
     SentLogError,
     Snapshot,
+    SourceState,
     check_writable,
     is_settled,
     require_log,
@@ -180,13 +181,18 @@ def _update_job(
     )
 
 
+def is_deleted(sources: Mapping[str, SourceState], url: str) -> bool:
+    state = sources.get(url)
+    return state is not None and state["deleted"]
+
+
 def _plan_deletions(log: Snapshot, result: Plan) -> None:
     """Sources in the sent-log but not in the build, with Webmentions to take back: each is
     checked at its public URL by the run, and only a 404 or 410 sends anything."""
     from .jobs import Ping
 
     for url, targets in log.links.items():
-        if url in result.seen or log.sources.get(url, {}).get("deleted"):
+        if url in result.seen or is_deleted(log.sources, url):
             continue
         jobs = [
             _update_job(Ping(url, target), entry, unlinked=True, deleted=True)
@@ -358,7 +364,7 @@ def _update_cache(
         frozenset(
             url
             for url, targets in log.links.items()
-            if not log.sources.get(url, {}).get("deleted")
+            if not is_deleted(log.sources, url)
             and any(updatable(entry) for entry in targets.values())
         )
         if updates

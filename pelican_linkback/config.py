@@ -35,7 +35,8 @@ def read_conf(path: Path, override: dict[str, Any] | None = None) -> dict[str, A
 
     with beside(path.parent):
         try:
-            return read_settings(str(path), override=override)
+            conf: dict[str, Any] = read_settings(str(path), override=override)
+            return conf
         except Exception as error:  # noqa: BLE001 - the user's Python file may raise anything
             raise ConfigError(
                 f"cannot read the Pelican settings {path}: {type(error).__name__}: {error}"

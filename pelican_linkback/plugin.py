@@ -86,7 +86,7 @@ class Build:
         return url
 
     def source(self, content: Content, body: str, excerpt: str) -> Source:
-        date = getattr(content, "date", None)  # pages have one only if their metadata says
+        date: Any = getattr(content, "date", None)  # a page has one if its metadata says so
         return Source(
             url=self.page_url(content),
             title=content.title,
