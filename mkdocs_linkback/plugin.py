@@ -134,7 +134,7 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
             display.check(self.settings, config.site_dir)
         except ConfigError as error:
             raise PluginError(str(error)) from None
-        if self.settings.display:
+        if self.settings.display and not self.collect_only:  # baseline: no request at all
             try:
                 self.display = display.Display(self.settings, log)
             except ConfigError as error:  # no mentions_url, a damaged cache, a bad jf2 file

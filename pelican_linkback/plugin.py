@@ -269,7 +269,8 @@ def collect_sources(generators: Iterable[Any]) -> None:
             raise LinkbackError(f"{content.source_path}: {error}") from None
     build.blocks = {}
     build.urls = {}
-    if build.settings.display:
+    # linkback baseline wants the sources alone: no request, not even for the linkbacks shown.
+    if build.settings.display and not isinstance(build.conf.get(COLLECT), list):
         attach_linkbacks(build, generators)
     endpoint = build.settings.trackback_endpoint
     if endpoint and not build.absolute:

@@ -38,7 +38,8 @@ def statuses(log: Path) -> dict[str, set[str]]:
 def test_mkdocs_baseline_update_and_config(tmp_path: Path, peer: Peer, site: StaticSite) -> None:
     docs = test_mkdocs.copy_site(tmp_path / "docs-site", peer.base_url)
     env = {"SITEURL": site.url, "ALLOW_PRIVATE": "1"}
-    result = linkback("baseline", "--config", "mkdocs.yml", cwd=docs, **env)
+    mentions = {"LINKBACK_MENTIONS_URL": peer.url("/api/linkbacks")}  # never asked
+    result = linkback("baseline", "--config", "mkdocs.yml", cwd=docs, **env, **mentions)
     assert result.returncode == 0, result.stderr
     assert "recorded as baseline (never sent)" in result.stdout
     assert peer.requests == [] and site.requests == []

@@ -42,7 +42,9 @@ def test_pelican_baseline_then_only_new_links_are_sent(tmp_path: Path, peer: Pee
     (folder / "output").mkdir()
     with StaticSite(folder / "output", "127.0.0.4") as live:
         env = {"SITEURL": live.url.rstrip("/"), "ALLOW_PRIVATE": "1"}
-        result = linkback("baseline", "--config", "publishconf.py", cwd=folder, **env)
+        # Shown linkbacks from a service: a build would ask it, a baseline must not.
+        mentions = {"LINKBACK_MENTIONS_URL": peer.url("/api/linkbacks")}
+        result = linkback("baseline", "--config", "publishconf.py", cwd=folder, **env, **mentions)
         assert result.returncode == 0, result.stderr
         assert "7 links in 3 pages: 7 recorded as baseline (never sent)" in result.stdout
         assert peer.requests == [] and live.requests == []  # not one request
