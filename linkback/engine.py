@@ -127,8 +127,8 @@ def _plan_page(
     )
     linked = {key for key, _ in pairs}
     still_open = {key for key, _ in open_pairs}
-    older = settings.since is not None and source.published is not None
-    if older and source.published < settings.since:  # type: ignore[operator]
+    since, published = settings.since, source.published
+    if since is not None and published is not None and published < since:
         result.baseline += [(source.url, key) for key, _ in open_pairs]
         open_pairs = []
     state = log.sources.get(source.url)
