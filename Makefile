@@ -29,10 +29,10 @@ PELICAN_NEWEST := 'pelican[markdown]'
 test-pelican-versions:
 	test -x .venv-pelican-oldest/bin/python || $(PYTHON) -m venv .venv-pelican-oldest
 	.venv-pelican-oldest/bin/python -m pip install --quiet -e . $(PELICAN_OLDEST) 'pytest>=8'
-	.venv-pelican-oldest/bin/python -m pytest -q tests/test_pelican.py
+	.venv-pelican-oldest/bin/python -m pytest -q tests/test_pelican.py tests/test_pelican_steer.py
 	test -x .venv-pelican-newest/bin/python || $(PYTHON) -m venv .venv-pelican-newest
 	.venv-pelican-newest/bin/python -m pip install --quiet --upgrade -e . $(PELICAN_NEWEST) 'pytest>=8'
-	.venv-pelican-newest/bin/python -m pytest -q tests/test_pelican.py
+	.venv-pelican-newest/bin/python -m pytest -q tests/test_pelican.py tests/test_pelican_steer.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

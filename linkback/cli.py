@@ -7,25 +7,32 @@ Exit codes: 0 done (pings left pending are not failures), 1 some pings failed,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from . import __version__, pages, steer
+from . import __version__, pages, steer_commands
+from .argparser import EXIT_CODES, Formatter, Parser
+from .config_file import SiteConfig, command_settings
+from .config_file import load as load_config
 from .discovery import discover
 from .engine import deliver, preflight, send
 from .http import Client, FetchError
 from .receive import commands as receive_commands
 from .report import Report
-from .sentlog import STATUSES, read_links
-from .settings import OPTIONS, ConfigError, Settings, is_http_url
+from .sentlog import read_links, require_log
+from .settings import OPTIONS, ConfigError, Option, Settings, is_http_url
 from .source import Source
 from .terminal import printable
 
@@ -39,49 +46,81 @@ NETWORK_OPTIONS = (
     "max_page_bytes",
     "dry_run",
 )
+# What one GET needs: discover sends nothing and runs one request.
+DISCOVER_OPTIONS = ("allow_private", "timeout", "user_agent", "max_page_bytes")
+SEND_HELP = (
+    "send the pings (default: on for this command, unlike a build, whose send setting is "
+    "off unless publishconf.py or mkdocs.yml turns it on; --no-send or LINKBACK_SEND=0 only "
+    "counts the links)"
+)
+EXAMPLES = {
+    "send": """examples:
+  linkback send public --site-url https://my.blog/
+  linkback send _site --site-url https://my.blog/ --content-selector 'main .post-content'
+  linkback send --config publishconf.py --dry-run""",
+    "deliver": """examples:
+  linkback deliver --config publishconf.py     (after the upload, with the site's settings)
+  linkback deliver --sent-log linkback-sent.json --allow-private""",
+    "status": """examples:
+  linkback status
+  linkback status --config mkdocs.yml""",
+    "forget": """examples:
+  linkback forget --status skipped
+  linkback forget --source https://my.blog/2026/11/a-post/ --target 'other\\.blog'""",
+    "retry": """examples:
+  linkback retry --config publishconf.py --dry-run""",
+    "baseline": """examples:
+  linkback baseline --config publishconf.py     (a Pelican site: every article as built)
+  linkback baseline --config mkdocs.yml
+  linkback baseline public --site-url https://my.blog/""",
+    "discover": """examples:
+  linkback discover https://other.blog/their-post/""",
+}
 logger = logging.getLogger("linkback")
 
 
+def _default_text(option: Option) -> str:
+    """The default as a user writes it."""
+    if option.name == "user_agent":
+        return "linkback/VERSION (+SITE_URL)"
+    value = option.default
+    if option.kind is bool:
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return ",".join(value) if value else "none"
+    return str(value)
+
+
 def _add_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
-    """One flag per row of the settings table (booleans get --x / --no-x)."""
+    """One flag per row of the settings table (booleans get --x / --no-x), default shown."""
     for option in OPTIONS:
         if names is not None and option.name not in names:
             continue
         flag = option.cli_name
-        dest, default = option.name, argparse.SUPPRESS
+        common: dict[str, Any] = {"dest": option.name, "default": argparse.SUPPRESS}
+        shown = f" (default: {_default_text(option)})"
         if option.kind is bool:
+            help_text = SEND_HELP if flag == "--send" else option.help + shown
             parser.add_argument(
-                flag,
-                action=argparse.BooleanOptionalAction,
-                help=option.help,
-                dest=dest,
-                default=default,
+                flag, action=argparse.BooleanOptionalAction, help=help_text, **common
             )
         elif option.name == "exclude":
             parser.add_argument(
-                flag,
-                action="append",
-                metavar="REGEX",
-                help=option.help + " (repeatable)",
-                dest=dest,
-                default=default,
+                flag, action="append", metavar="REGEX", help=option.help + " (repeatable)", **common
             )
         elif option.kind is list:
             parser.add_argument(
                 flag,
                 type=_comma_list,
                 metavar="A,B",
-                help=option.help + " (comma-separated)",
-                dest=dest,
-                default=default,
+                help=option.help + " (comma-separated)" + shown,
+                **common,
             )
         else:
             parser.add_argument(
-                flag,
-                metavar=option.kind.__name__.upper(),
-                help=option.help,
-                dest=dest,
-                default=default,
+                flag, metavar=option.kind.__name__.upper(), help=option.help + shown, **common
             )
 
 
@@ -89,23 +128,57 @@ def _comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="linkback", description="Webmention, Pingback and Trackback for static sites."
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="linkback",
+        description=(
+            "Webmention, Pingback and Trackback for static sites. Every setting can also be "
+            "given as LINKBACK_<NAME> in the environment, or read from a site's settings "
+            "file with --config; the command line wins over both."
+        ),
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"linkback {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="one line per target")
-    commands = parser.add_subparsers(dest="command", required=True)
+    config = Parser(add_help=False)
+    config.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="read the linkback settings, the site URL and the sent-log's place from a Pelican "
+        "settings file (pelicanconf.py, publishconf.py) or an mkdocs.yml",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, parents=[common])
+    def command(name: str, help: str, *, configurable: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            parents=[common, config] if configurable else [common],
+            formatter_class=Formatter,
+            epilog=f"{EXAMPLES[name]}\n\n{EXIT_CODES}",
+        )
+        parser.commands[name] = sub
+        return sub
 
     send_parser = command("send", "send the pings of a generated site")
-    send_parser.add_argument("output_dir", type=Path, help="the generator's output folder")
-    send_parser.add_argument("--site-url", required=True, help="public URL of the output folder")
+    send_parser.add_argument(
+        "output_dir",
+        type=Path,
+        nargs="?",
+        help="the generator's output folder (default: the one --config names)",
+    )
+    send_parser.add_argument(
+        "--site-url", help="public URL of the output folder (required without --config)"
+    )
     send_parser.add_argument("--site-name", default="", help="blog name sent with trackbacks")
-    send_parser.add_argument("--content-selector", help="CSS selector of each page's content")
+    send_parser.add_argument(
+        "--content-selector",
+        help="CSS selector of each page's content (default: the first <article>, else "
+        ".h-entry/.e-content, else <main>, else <body>)",
+    )
     _add_options(send_parser)
 
     deliver_parser = command("deliver", "send the pings waiting until pages are live")
@@ -114,19 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     status_parser = command("status", "what the sent-log holds")
     _add_options(status_parser, ("sent_log",))
 
-    forget_parser = command("forget", "remove sent-log entries so their pairs are tried again")
-    forget_parser.add_argument("--source", help="entries of this source page (its exact URL)")
-    forget_parser.add_argument("--target", metavar="REGEX", help="entries whose target matches")
-    forget_parser.add_argument("--status", choices=STATUSES, help="entries with this status")
-    _add_options(forget_parser, ("sent_log", "dry_run"))
-
-    retry_parser = command("retry", "forget the failed entries and the skipped non-baseline ones")
-    _add_options(retry_parser, ("sent_log", "dry_run"))
-
-    discover_parser = command("discover", "the endpoints a URL advertises")
-    discover_parser.add_argument("url")
-    _add_options(discover_parser, NETWORK_OPTIONS)
+    steer_commands.register(command, _add_options)
     receive_commands.add_parsers(commands, common)
+    parser.commands.update({name: commands.choices[name] for name in receive_commands.COMMANDS})
+
+    discover_parser = command("discover", "the endpoints a URL advertises", configurable=False)
+    discover_parser.add_argument("url", help="an absolute http(s) URL")
+    _add_options(discover_parser, DISCOVER_OPTIONS)
     return parser
 
 
@@ -141,56 +208,65 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command in receive_commands.COMMANDS:
         return receive_commands.run(args)
-    values = {
+    # The command line's options: they win over the environment and a settings file.
+    overrides = {
         option.name: getattr(args, option.name) for option in OPTIONS if hasattr(args, option.name)
     }
     try:
+        if args.command == "discover":
+            return _discover(args.url, overrides)
+        site = load_config(args.config) if args.config is not None else None
         if args.command == "send":
-            return _send(args, values)
-        settings = Settings.from_mapping(values, spelling="cli")
-        if args.command in ("deliver", "status") and not settings.sent_log_path.is_file():
-            raise ConfigError(
-                f"no sent-log at {settings.sent_log_path} "
-                "(run in the site's folder, or give --sent-log)"
-            )
+            return _send(args, site, overrides)
+        if args.command in steer_commands.COMMANDS:
+            return steer_commands.run(args, site, overrides, logger)
+        settings = command_settings(site, overrides)
         if args.command == "deliver":
             return _finish(deliver(settings, logger=logger))
-        if args.command == "status":
-            return _status(settings)
-        if args.command in ("forget", "retry"):
-            selection = (
-                steer.RETRY
-                if args.command == "retry"
-                else steer.Selection.of(args.source, args.target, args.status)
-            )
-            return _forget(settings, selection)
-        return _discover(settings, args.url)
+        return _status(settings)
     except ConfigError as error:
         print(f"linkback: error: {printable(error)}", file=sys.stderr)  # one line, always
         return 2
 
 
-def _finish(report: Report) -> int:
-    print(report.summary("--send"))
+def _finish(report: Report, reason: str | None = None) -> int:
+    print(report.summary("--send", reason=reason))
     return report.exit_code
 
 
-def _send(args: argparse.Namespace, values: dict[str, object]) -> int:
+def _why_not_sending(overrides: Mapping[str, object]) -> str:
+    """Who turned sending off: the user must be able to tell the option from the variable."""
+    if "send" in overrides:
+        return "--no-send"
+    if "LINKBACK_SEND" in os.environ:
+        return f"LINKBACK_SEND={os.environ['LINKBACK_SEND']} in the environment"
+    return "the send setting is off"
+
+
+def _send(args: argparse.Namespace, site: SiteConfig | None, overrides: dict[str, object]) -> int:
     """Everything is checked before the first page is touched: a bad setting found after
     some pages were decorated would leave them decorated wrongly for good ("never twice")."""
-    values.setdefault("send", True)
-    settings = Settings.from_mapping(
-        values, spelling="cli", site_url=args.site_url, blog_name=args.site_name
+    output_dir = args.output_dir or (site.output_dir if site is not None else None)
+    if output_dir is None:
+        raise ConfigError("send needs the output folder (OUTPUT_DIR), or --config FILE")
+    if site is None and not args.site_url:
+        raise ConfigError("send needs --site-url URL (the public URL of OUTPUT_DIR), or --config")
+    settings = command_settings(
+        site,
+        overrides,
+        site_url=args.site_url,
+        blog_name=args.site_name,
+        defaults={"send": True},  # on the command line, sending is what "send" means
     )
-    if not args.output_dir.is_dir():
-        raise ConfigError(f"{args.output_dir} is not a folder")
+    if not output_dir.is_dir():
+        raise ConfigError(f"{output_dir} is not a folder")
     # The page URLs (and the RDF block's rdf:about) come from the site URL, sending or not.
-    settings.check_for_sending(args.output_dir)
-    preflight(settings, str(args.output_dir))
-    selectors = _selectors(args.content_selector)
+    settings.check_for_sending(output_dir)
+    preflight(settings, str(output_dir))
+    selectors = selectors_for(args.content_selector)
     found = []
-    for path in sorted(args.output_dir.rglob("*.html")):
-        source = read_page(path, args.output_dir, settings.site_url, selectors)
+    for path in sorted(output_dir.rglob("*.html")):
+        source = read_page(path, output_dir, settings.site_url, selectors)
         if source is not None:
             found.append((path, source))
     if not settings.dry_run:
@@ -200,10 +276,11 @@ def _send(args: argparse.Namespace, values: dict[str, object]) -> int:
         for path, source in found:
             decorate_file(path, source, settings)
     sources = [source for _, source in found]
-    return _finish(send(sources, settings, logger=logger, output_dir=str(args.output_dir)))
+    report = send(sources, settings, logger=logger, output_dir=str(output_dir))
+    return _finish(report, None if settings.send else _why_not_sending(overrides))
 
 
-def _selectors(chosen: str | None) -> tuple[CSSSelector, ...]:
+def selectors_for(chosen: str | None) -> tuple[CSSSelector, ...]:
     """The content selectors, compiled once: a bad one is an error before any page is read."""
     if not chosen:
         return _DEFAULT_SELECTORS
@@ -253,7 +330,26 @@ def read_page(
         # non-ASCII hrefs, and receivers match the target literally (SPEC "What is sent").
         content=etree.tostring(content, method="xml", encoding="unicode", with_tail=False),
         excerpt=str(description) or content.text_content()[:600],
+        published=published_date(tree, content),
     )
+
+
+def published_date(tree: Any, content: Any) -> date | None:
+    """A page's date, for ``since``: its ``article:published_time``, else the ``datetime``
+    of the content's first ``.dt-published`` (microformats2), else of its first ``<time>``."""
+    candidates = [
+        tree.xpath("string(//meta[@property='article:published_time']/@content)"),
+        content.xpath(
+            "string(.//*[contains(concat(' ', @class, ' '), ' dt-published ')]/@datetime)"
+        ),
+        content.xpath("string(.//time/@datetime)"),
+    ]
+    for text in candidates:
+        text = str(text).strip()
+        if len(text) >= 10:
+            with contextlib.suppress(ValueError):
+                return date.fromisoformat(text[:10])
+    return None
 
 
 def decorate_file(path: Path, source: Source, settings: Settings) -> None:
@@ -269,16 +365,8 @@ def decorate_file(path: Path, source: Source, settings: Settings) -> None:
         raise ConfigError(f"cannot write the page {path}: {error.strerror or error}") from None
 
 
-def _forget(settings: Settings, selection: steer.Selection) -> int:
-    removed = steer.forget(settings.sent_log_path, selection, dry_run=settings.dry_run)
-    for source, target in removed:
-        print(printable(f"{source} -> {target}"))
-    verb = "would forget" if settings.dry_run else "forgot"
-    print(f"linkback: {verb} {len(removed)} entries of {settings.sent_log_path}")
-    return 0
-
-
 def _status(settings: Settings) -> int:
+    require_log(settings.sent_log_path)
     entries = [
         (source, target, entry)
         for source, targets in read_links(settings.sent_log_path).items()
@@ -304,10 +392,10 @@ def _status(settings: Settings) -> int:
     return 0
 
 
-def _discover(settings: Settings, url: str) -> int:
+def _discover(url: str, overrides: Mapping[str, object]) -> int:
     if not is_http_url(url):
-        raise ConfigError(f"discover needs an absolute http(s) URL, not {url!r}")
-    client = Client(settings)
+        raise ConfigError(f"discover needs an absolute http(s) URL, got {url!r}")
+    client = Client(command_settings(None, overrides))
     try:
         response = client.get(url)
     except FetchError as error:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
@@ -159,9 +159,29 @@ class _LiveState:
     served: bool
     detail: str
     links: frozenset[str] = frozenset()
+    current: bool = False  # the page serves this build's content byte for byte
 
     def allows(self, job: Job) -> bool:
-        return self.served and (not job.need_link or job.ping.target in self.links)
+        """May the job's ping go out now? A receiver verifies it against the live page, so
+        that page must carry the link, or, for a link removed from it, no longer carry it.
+        An update of a page that still links must wait for the new version: the old one
+        carries the link too (``linkback deliver``, which runs after the upload, sends it)."""
+        if not self.served:
+            return False
+        if job.unlinked:
+            return job.ping.target not in self.links
+        if job.update and job.content and not self.current:
+            return False
+        return not job.need_link or job.ping.target in self.links
+
+    def why_not(self, job: Job) -> str:
+        if not self.served:
+            return self.detail
+        if job.unlinked:
+            return "live page still carries the removed link"
+        if job.ping.target in self.links:
+            return "live page is not this build's version yet"
+        return self.detail
 
 
 def _serves_content(content: str, body: bytes) -> bool:
@@ -192,6 +212,8 @@ class _Run:
         # would be sent again by the next build.
         self.scheduler = Scheduler(settings.concurrency, settings.per_host, lambda: log.failed)
         self.targets_of: dict[str, set[str]] = defaultdict(set)  # what a live check looks for
+        self.unlinked_of: dict[str, set[str]] = defaultdict(set)  # links it must not find
+        self.deleted: set[str] = set()  # gone sources that answered 404 or 410
         self.live: dict[str, _LiveState] = {}
         self.waiting_for_discovery: dict[str, list[Job]] = defaultdict(list)
         self.waiting_for_live: dict[str, list[Job]] = defaultdict(list)
@@ -237,7 +259,7 @@ class _Run:
             )
             self.progress.advance()
             return
-        if not self.settings.check_live:
+        if not self.settings.check_live or job.deleted:  # a deleted page was just checked
             self._ping(job)
             return
         source = job.ping.source
@@ -280,7 +302,10 @@ class _Run:
             failure = http_failure(answer) or Outcome(False, f"HTTP {answer.status}")
             self._finish(job, failure, protocol=None, endpoint=None)
             return
-        job.candidates = answer.advertised(self.settings.protocols)
+        # An update goes by Webmention alone: pingbacks and trackbacks are never sent again.
+        job.candidates = answer.advertised(
+            ("webmention",) if job.update else self.settings.protocols
+        )
         if not job.candidates:
             self._record(job, "no-endpoint", None, None, "no endpoint advertised", retry=False)
             return
@@ -303,11 +328,41 @@ class _Run:
         if not 200 <= answer.status < 300:
             return _LiveState(False, f"not live yet: HTTP {answer.status} at {source}")
         if answer.url == source and _serves_content(content, answer.body):
-            return _LiveState(True, "", frozenset(self.targets_of[source]))
+            return _LiveState(True, "", frozenset(self.targets_of[source]), current=True)
         # A theme's navigation holds hundreds of relative links; only ours matter here.
         raw = links.external_hrefs(links.served_hrefs(answer.body, answer.charset))
-        found = self.targets_of[source].intersection(links.absolute_targets(raw, answer.url))
+        ours = self.targets_of[source] | self.unlinked_of[source]
+        found = ours.intersection(links.absolute_targets(raw, answer.url))
         return _LiveState(True, "live page does not carry the link yet", frozenset(found))
+
+    def check_gone(self, source: str, jobs: list[Job]) -> None:
+        """A page gone from the build: at 404 or 410 its former targets are told (W3C
+        3.1.5); served, or unreachable, nothing is sent and the next build asks again."""
+        self.scheduler.submit(
+            host_key(source),
+            lambda: self._fetch_live(source),
+            lambda answer: self._gone_checked(source, jobs, answer),
+        )
+
+    def _gone_checked(self, source: str, jobs: list[Job], answer: Response | FetchError) -> None:
+        if isinstance(answer, Response) and answer.status in (404, 410):
+            self.deleted.add(source)
+            self.logger.info(
+                "linkback: %s is gone (HTTP %d): Webmentions to its %d targets",
+                printable(source),
+                answer.status,
+                len(jobs),
+            )
+            self.report.updates += len(jobs)
+            self.progress.add(len(jobs))
+            for job in jobs:
+                self.discover_then_ping(job)
+            return
+        said = f"HTTP {answer.status}" if isinstance(answer, Response) else str(answer)
+        self.logger.debug(
+            "linkback: %s is not in the build but answers %s: not deleted",
+            *map(printable, (source, said)),
+        )
 
     def _ping(self, job: Job, *, first: bool = False) -> None:
         protocol, endpoint = job.candidates[job.index]
@@ -375,12 +430,14 @@ class _Run:
     def _record_pending(self, job: Job, state: _LiveState) -> None:
         """Pending keeps what ``linkback deliver`` needs to send without the build."""
         protocol, endpoint = job.candidates[0]
+        detail = state.why_not(job)
+        self.report.waiting.setdefault(job.ping.source, detail)
         self._record(
             job,
             "pending",
             protocol,
             endpoint,
-            state.detail,
+            detail,
             retry=True,
             attempted=False,
             endpoints=[list(candidate) for candidate in job.candidates],
@@ -415,6 +472,8 @@ class _Run:
             "retry": retry,
             **extra,
         }
+        if job.update:  # a later change sends a failed or waiting update again
+            entry.update(update=True, unlinked=job.unlinked)
         self._store(job, entry)
 
     def _store(self, job: Job, entry: Entry) -> None:
@@ -460,15 +519,20 @@ def execute(
     jobs: list[Job],
     *,
     discover_first: bool,
-) -> None:
-    if not jobs:
-        return
+    gone: Mapping[str, list[Job]] | None = None,
+) -> set[str]:
+    """Run the jobs, and check the pages of ``gone``; return those found deleted."""
+    gone = gone or {}
+    if not jobs and not gone:
+        return set()
     display = ProgressDisplay(logger, progress)
     run = _Run(settings, log, report, logger, display)
     for job in jobs:
-        run.targets_of[job.ping.source].add(job.ping.target)
+        (run.unlinked_of if job.unlinked else run.targets_of)[job.ping.source].add(job.ping.target)
     display.start(len(jobs))
     try:
+        for source, waiting in gone.items():
+            run.check_gone(source, waiting)
         for job in jobs:
             if job.candidates:
                 run.ping_when_live(job)
@@ -482,3 +546,4 @@ def execute(
         run.execute()
     finally:
         display.stop()
+    return run.deleted

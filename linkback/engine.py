@@ -11,27 +11,31 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import pagecache
 from .pagecache import PageCache
-from .report import Report
+from .report import BASELINE, Report, settled_kind
 from .sentlog import (
     Entry,
     SentLog,
     SentLogError,
     Snapshot,
+    SourceState,
     check_writable,
     is_settled,
+    require_log,
     snapshot,
 )
 from .settings import PROTOCOLS, Settings
 from .source import Source
+from .terminal import printable
 
 if TYPE_CHECKING:
-    from .jobs import Job
+    from .jobs import Job, Ping
     from .progress import ProgressOption
 
 
@@ -42,12 +46,15 @@ def _logger(logger: logging.Logger | None) -> logging.Logger:
 @dataclass
 class Plan:
     """What a build has to do: its counts so far, its jobs, and what it learnt of each page
-    for the page cache."""
+    for the page cache and for the sent-log's ``sources``."""
 
     report: Report
     jobs: list[Job] = field(default_factory=list)
-    unchanged: dict[str, tuple[str, int]] = field(default_factory=dict)  # from the cache
+    unchanged: dict[str, tuple[str, Counter[str]]] = field(default_factory=dict)  # from cache
     parsed: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # url: mark, keys
+    baseline: list[tuple[str, str]] = field(default_factory=list)  # (source, key), ``since``
+    gone: dict[str, list[Job]] = field(default_factory=dict)  # sources gone from the build
+    seen: set[str] = field(default_factory=set)  # every page of the build, sources or not
 
 
 def plan(
@@ -55,30 +62,53 @@ def plan(
 ) -> Plan:
     """What a build has to do, given the sent-log and the page cache written for it.
 
-    A page the cache vouches for counts as already sent without being parsed. Any other page
+    A page the cache vouches for counts as settled without being parsed. Any other page
     is parsed once, here; its trackback excerpt is taken from that same tree, and only when
-    it has something left to send.
+    it has something left to send. When sending, a page whose content changed since its
+    Webmentions were sent gets them sent again (W3C Webmention 3.1.4), and a page gone from
+    the build is checked for deletion (3.1.5).
     """
     result = Plan(Report(sending=settings.send, dry_run=settings.dry_run))
     report = result.report
     for source in sources:
+        result.seen.add(source.url)
         if not source.enabled:
             continue
         report.pages += 1
         mark = pagecache.fingerprint(source)
-        count = cache.links_of(source, mark) if cache is not None else None
-        if count is not None:
-            report.links += count
-            report.already += count
-            result.unchanged[source.url] = (mark, count)
+        kinds = cache.links_of(source, mark) if cache is not None else None
+        if kinds is not None:
+            report.links += sum(kinds.values())
+            report.count_settled(kinds)
+            result.unchanged[source.url] = (mark, kinds)
             continue
-        keys = _plan_page(source, settings, log.links.get(source.url, {}), result)
+        keys = _plan_page(source, settings, log, result, mark)
         result.parsed[source.url] = (mark, keys)
+    if _sends_updates(settings):
+        watched = cache.watched if cache is not None else None
+        if watched is None or not watched <= result.seen:  # else the log need not be parsed
+            _plan_deletions(log, result)
     return result
 
 
+def _sends_updates(settings: Settings) -> bool:
+    return settings.send and settings.send_updates and "webmention" in settings.protocols
+
+
+def updatable(entry: Entry, *, linked: bool = False) -> bool:
+    """A pair whose Webmention is sent again when its source changes or is deleted: one sent
+    by Webmention (unless it told the target the link was removed, and the page still does
+    not link), or an update that failed or waits (the next change sends it again)."""
+    if entry.get("protocol") != "webmention":
+        return False
+    status = entry.get("status")
+    if status == "sent":
+        return linked or not entry.get("unlinked")
+    return bool(entry.get("update")) and status in ("failed", "pending")
+
+
 def _plan_page(
-    source: Source, settings: Settings, done: Mapping[str, Entry], result: Plan
+    source: Source, settings: Settings, log: Snapshot, result: Plan, mark: str
 ) -> list[str]:
     """Count one parsed page's links and queue the open ones; return all its sent-log keys."""
     # Deferred on purpose: a build whose pages are all cached parses nothing and queues nothing.
@@ -86,13 +116,33 @@ def _plan_page(
     from .jobs import Job, Ping
 
     report = result.report
+    done = log.links.get(source.url, {})
     tree = links.parse_fragment(source.content)
     pairs = [(target, False) for target in links.outbound(tree, source.url, settings, done)]
     pairs += [(uri, True) for uri in source.manual_trackbacks]
     report.links += len(pairs)
     open_pairs = [(key, manual) for key, manual in pairs if not is_settled(done.get(key))]
-    report.already += len(pairs) - len(open_pairs)
-    if open_pairs:
+    report.count_settled(
+        Counter(settled_kind(done[key]) for key, _ in pairs if is_settled(done.get(key)))
+    )
+    linked = {key for key, _ in pairs}
+    still_open = {key for key, _ in open_pairs}
+    since, published = settings.since, source.published
+    if since is not None and published is not None and published < since:
+        result.baseline += [(source.url, key) for key, _ in open_pairs]
+        open_pairs = []
+    state = log.sources.get(source.url)
+    changed = state is not None and (state["digest"] != mark or state["deleted"])
+    updates = (
+        [
+            target
+            for target, entry in done.items()
+            if target not in still_open and updatable(entry, linked=target in linked)
+        ]
+        if changed and _sends_updates(settings)
+        else []
+    )
+    if open_pairs or updates:
         excerpt = links.excerpt_of(source.excerpt, tree)
         for key, manual in open_pairs:
             ping = Ping(source.url, key, source.title, excerpt, settings.blog_name)
@@ -100,7 +150,57 @@ def _plan_page(
             if manual:  # a trackback URI given by hand needs no discovery
                 job.candidates = [("trackback", key)]
             result.jobs.append(job)
+        for target in updates:
+            ping = Ping(source.url, target, source.title, excerpt, settings.blog_name)
+            result.jobs.append(
+                _update_job(
+                    ping, done[target], unlinked=target not in linked, content=source.content
+                )
+            )
+            report.updates += 1
     return [key for key, _ in pairs]
+
+
+def _update_job(
+    ping: Ping, entry: Entry, *, unlinked: bool, content: str = "", deleted: bool = False
+) -> Job:
+    """A Webmention sent again (W3C 3.1.4, 3.1.5): discovered afresh, by Webmention alone,
+    counted from its first attempt again (``max_attempts`` is per sending, not per pair)."""
+    from .jobs import Job
+
+    previous = {"first_attempt": entry.get("first_attempt")}
+    return Job(
+        ping,
+        previous,
+        need_link=not unlinked,
+        key=ping.target,
+        content=content,
+        update=True,
+        unlinked=unlinked,
+        deleted=deleted,
+    )
+
+
+def is_deleted(sources: Mapping[str, SourceState], url: str) -> bool:
+    state = sources.get(url)
+    return state is not None and state["deleted"]
+
+
+def _plan_deletions(log: Snapshot, result: Plan) -> None:
+    """Sources in the sent-log but not in the build, with Webmentions to take back: each is
+    checked at its public URL by the run, and only a 404 or 410 sends anything."""
+    from .jobs import Ping
+
+    for url, targets in log.links.items():
+        if url in result.seen or is_deleted(log.sources, url):
+            continue
+        jobs = [
+            _update_job(Ping(url, target), entry, unlinked=True, deleted=True)
+            for target, entry in targets.items()
+            if updatable(entry)
+        ]
+        if jobs:
+            result.gone[url] = jobs
 
 
 def _read_log(settings: Settings) -> tuple[Snapshot, PageCache | None]:
@@ -154,42 +254,142 @@ def send(
         log, cache = _read_log(settings)
         result = plan(sources, settings, log, cache)
         report = result.report
+        digests = _digests_to_record(settings, result, log)
         current: Snapshot | SentLog = log  # the sent-log as it stands after this run
-        if result.jobs:  # nothing to send: no lock taken, no request made
+        if result.jobs or result.baseline or result.gone or digests:
+            # Else nothing to do: no lock taken, no request made.
             path = settings.sent_log_path
             with SentLog.open(path, writable=not settings.dry_run, logger=logger) as current:
-                jobs = _still_open(result.jobs, current, report)
-                _execute(settings, current, report, logger, progress, jobs, discover_first=True)
+                jobs = _still_open(result, current, report)
+                _record_baseline(result.baseline, current, report)
+                deleted = _execute(
+                    settings,
+                    current,
+                    report,
+                    logger,
+                    progress,
+                    jobs,
+                    discover_first=True,
+                    gone=result.gone,
+                )
+                _record_sources(settings, result, deleted, current)
         if not settings.dry_run:
             _update_cache(settings, result, cache, current)
     report.seconds = time.monotonic() - started
     return report
 
 
+def _digests_to_record(settings: Settings, result: Plan, log: Snapshot | SentLog) -> dict[str, str]:
+    """The parsed pages with Webmentions to update one day whose content is not the one the
+    log remembers (every such page of a log written before it remembered any: that build
+    records them, and re-sends nothing). A page that never sent a Webmention needs none."""
+    if not _sends_updates(settings):
+        return {}
+    digests = {}
+    for url, (mark, _) in result.parsed.items():
+        if not any(updatable(entry) for entry in log.links.get(url, {}).values()):
+            continue
+        state = log.sources.get(url)
+        if state is None or state["digest"] != mark or state["deleted"]:
+            digests[url] = mark
+    return digests
+
+
+def _record_baseline(pairs: list[tuple[str, str]], log: SentLog, report: Report) -> None:
+    """The pairs of pages older than ``since``: settled without a request."""
+    for source, key in pairs:
+        if is_settled(log.get(source, key)):
+            continue
+        log.record(source, key, baseline_entry())
+        report.baseline += 1
+
+
+def baseline_entry() -> Entry:
+    """A pair recorded as done without a request (``linkback baseline``, ``since``)."""
+    return {
+        "status": "skipped",
+        "protocol": None,
+        "endpoint": None,
+        "attempts": 0,
+        "first_attempt": None,
+        "last_attempt": None,
+        "detail": BASELINE,
+        "retry": False,
+    }
+
+
+def _record_sources(settings: Settings, result: Plan, deleted: set[str], log: SentLog) -> None:
+    """Remember each page's content, and the pages found deleted, once their Webmentions are
+    recorded. A page with an update still to retry keeps its old digest (or stays not
+    deleted), so the next build sends its updates again: a removed link is in no later plan."""
+    log.set_site_url(settings.site_url)
+    retry: set[str] = set()
+    for job in result.jobs:
+        entry = log.get(job.ping.source, job.key) or {}
+        if job.update and entry.get("status") == "failed" and entry.get("retry"):
+            retry.add(job.ping.source)
+    for jobs in result.gone.values():
+        for job in jobs:
+            entry = log.get(job.ping.source, job.key) or {}
+            if entry.get("status") == "failed" and entry.get("retry"):
+                retry.add(job.ping.source)
+    for url, mark in _digests_to_record(settings, result, log).items():
+        if url not in retry:
+            log.set_source(url, mark)
+    for url in deleted - retry:
+        state = log.sources.get(url)
+        log.set_source(url, state["digest"] if state else "", deleted=True)
+
+
 def _update_cache(
     settings: Settings, result: Plan, cache: PageCache | None, log: Snapshot | SentLog
 ) -> None:
     """Remember the pages whose links are all settled in ``log``, the sent-log as it is now
-    (the snapshot the plan read, or the log this run wrote)."""
+    (the snapshot the plan read, or the log this run wrote), and whose content is the one
+    the log remembers: an edited page must be parsed, to send its updates."""
     if cache is not None and not result.parsed and log.digest == cache.log_digest:
         return  # nothing learnt
+    updates = _sends_updates(settings)
     pages = dict(result.unchanged)
     for url, (mark, keys) in result.parsed.items():
         done = log.links.get(url, {})
-        if all(is_settled(done.get(key)) for key in keys):
-            pages[url] = (mark, len(keys))
-    fresh = PageCache(log.digest, pages)
+        if not all(is_settled(done.get(key)) for key in keys):
+            continue
+        state = log.sources.get(url)
+        remembered = state is not None and state["digest"] == mark and not state["deleted"]
+        if updates and not remembered and any(updatable(e) for e in done.values()):
+            continue
+        pages[url] = (mark, Counter(settled_kind(done[key]) for key in keys))
+    watched = (
+        frozenset(
+            url
+            for url, targets in log.links.items()
+            if not is_deleted(log.sources, url)
+            and any(updatable(entry) for entry in targets.values())
+        )
+        if updates
+        else frozenset()
+    )
+    fresh = PageCache(log.digest, pages, watched)
     if fresh != cache:
         pagecache.save(settings, fresh)
 
 
-def _still_open(jobs: list[Job], log: SentLog, report: Report) -> list[Job]:
-    """Under the lock: drop the pairs that another run settled since the plan was made."""
+def _still_open(result: Plan, log: SentLog, report: Report) -> list[Job]:
+    """Under the lock: drop the pairs that another run settled since the plan was made, and
+    the updates another run has sent."""
     still_open = []
-    for job in jobs:
+    for job in result.jobs:
+        if job.update:
+            mark = result.parsed[job.ping.source][0]
+            if log.sources.get(job.ping.source) == {"digest": mark, "deleted": False}:
+                report.updates -= 1
+                continue
+            still_open.append(job)
+            continue
         entry = log.get(job.ping.source, job.key)
         if is_settled(entry):
-            report.already += 1
+            report.count_settled({settled_kind(entry): 1})  # type: ignore[arg-type]
         else:
             job.previous = entry
             still_open.append(job)
@@ -199,12 +399,19 @@ def _still_open(jobs: list[Job], log: SentLog, report: Report) -> list[Job]:
 def deliver(
     settings: Settings, *, logger: logging.Logger | None = None, progress: ProgressOption = None
 ) -> Report:
-    """Send the pings waiting as ``pending`` for pages that are live now; nothing else."""
+    """Send the pings waiting as ``pending`` for pages that are live now; nothing else.
+
+    The sent-log must exist (a missing one is a wrong folder or a mistyped name, never
+    "nothing to do"). Requests name the site the log was written for, as the build did.
+    """
     from .jobs import Job, Ping  # deferred: see _plan_page
 
     logger = _logger(logger)
     started = time.monotonic()
+    require_log(settings.sent_log_path)
     with SentLog.open(settings.sent_log_path, writable=not settings.dry_run, logger=logger) as log:
+        if log.site_url and not settings.site_url:
+            settings = settings.replace(site_url=log.site_url)
         todo = []
         sources = set()
         for source, key, entry in log.entries():
@@ -218,7 +425,14 @@ def deliver(
                 excerpt=entry.get("excerpt", ""),
                 blog_name=entry.get("blog_name", settings.blog_name),
             )
-            job = Job(ping, entry, need_link=entry.get("need_link", True), key=key)
+            job = Job(
+                ping,
+                entry,
+                need_link=entry.get("need_link", True),
+                key=key,
+                update=entry.get("update", False),
+                unlinked=entry.get("unlinked", False),
+            )
             saved = entry.get("endpoints") or [(entry.get("protocol"), entry.get("endpoint"))]
             job.candidates = [
                 (str(pair[0]), str(pair[1]))
@@ -226,7 +440,9 @@ def deliver(
                 if len(pair) == 2 and pair[0] in PROTOCOLS and pair[1]
             ]
             todo.append(job)
-        report = Report(pages=len(sources), links=len(todo), dry_run=settings.dry_run)
+        report = Report(
+            pages=len(sources), links=len(todo), dry_run=settings.dry_run, delivering=True
+        )
         _execute(
             settings.replace(check_live=True),
             log,
@@ -236,6 +452,8 @@ def deliver(
             todo,
             discover_first=False,
         )
+    for source, detail in sorted(report.waiting.items()):
+        logger.info("linkback: %s still waits: %s", printable(source), printable(detail))
     report.seconds = time.monotonic() - started
     return report
 
@@ -249,9 +467,13 @@ def _execute(
     jobs: list[Job],
     *,
     discover_first: bool,
-) -> None:
-    if not jobs:
-        return  # nothing to send: the network stack is never even imported
+    gone: Mapping[str, list[Job]] | None = None,
+) -> set[str]:
+    """Run the jobs (and the deletion checks of ``gone`` pages); the sources found deleted."""
+    if not jobs and not gone:
+        return set()  # nothing to send: the network stack is never even imported
     from .dispatch import execute  # deferred on purpose: see the module docstring
 
-    execute(settings, log, report, logger, progress, jobs, discover_first=discover_first)
+    return execute(
+        settings, log, report, logger, progress, jobs, discover_first=discover_first, gone=gone
+    )

@@ -32,6 +32,9 @@ class Job:
     index: int = 0
     key: str = ""  # the sent-log key: the target, or the trackback URI given by hand
     content: str = ""  # the source page's content as this build rendered it; "" in deliver
+    update: bool = False  # a Webmention sent again: the source changed or was deleted
+    unlinked: bool = False  # the source no longer links the target (an update, W3C 3.1.4)
+    deleted: bool = False  # the source is gone (404 or 410): no live check (W3C 3.1.5)
 
     @property
     def attempts(self) -> int:

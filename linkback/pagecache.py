@@ -3,7 +3,8 @@
 A build with nothing new must cost about what a build without linkback costs, yet finding out
 that nothing is new means parsing every page and checking each link against the sent-log.
 The cache remembers, for every page whose links were all settled (SPEC "Once"), a digest of
-what decides its links (content HTML and trackbacks given by hand) and how many there were.
+what decides its links (content HTML and trackbacks given by hand) and how many there were
+of each kind (sent, without endpoint, baseline...: the summary names them).
 A page with the same digest counts as already sent, unparsed; when every page is such a page,
 the sent-log itself is not parsed either.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,20 +31,23 @@ from .sentlog import replace_file
 from .settings import Settings
 from .source import Source
 
-FORMAT = 1
+FORMAT = 2
 logger = logging.getLogger("linkback")
 
 
 @dataclass(frozen=True)
 class PageCache:
     """Pages known to have every link settled in the sent-log whose digest is ``log_digest``
-    ("" for no sent-log at all): page URL -> (fingerprint, number of links)."""
+    ("" for no sent-log at all): page URL -> (fingerprint, its links by settled kind)."""
 
     log_digest: str
-    pages: Mapping[str, tuple[str, int]]
+    pages: Mapping[str, tuple[str, Counter[str]]]
+    # The sources of the log whose Webmentions a deletion would take back: a build that has
+    # them all need not parse the log to find pages gone from it.
+    watched: frozenset[str] = frozenset()
 
-    def links_of(self, source: Source, fingerprint: str) -> int | None:
-        """How many links ``source`` has, all settled; None when it must be parsed."""
+    def links_of(self, source: Source, fingerprint: str) -> Counter[str] | None:
+        """The links of ``source`` by kind, all settled; None when it must be parsed."""
         known = self.pages.get(source.url)
         return known[1] if known is not None and known[0] == fingerprint else None
 
@@ -59,9 +64,9 @@ def fingerprint(source: Source) -> str:
     return hasher.hexdigest()[:32]
 
 
-def _scope(settings: Settings) -> list[str]:
+def _scope(settings: Settings) -> list[object]:
     """What, besides the page, decides its targets: a cache of other settings is not used."""
-    return [__version__, settings.site_url, *settings.exclude]
+    return [__version__, settings.site_url, settings.send_updates, *settings.exclude]
 
 
 def load(settings: Settings, log_digest: str) -> PageCache | None:
@@ -73,13 +78,16 @@ def load(settings: Settings, log_digest: str) -> PageCache | None:
             return None
         if data["sent_log"] != log_digest:
             return None
-        pages = {url: (str(known[0]), int(known[1])) for url, known in data["pages"].items()}
+        pages = {
+            url: (str(known[0]), Counter({str(k): int(n) for k, n in known[1].items()}))
+            for url, known in data["pages"].items()
+        }
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
         logger.debug("linkback: ignoring the page cache %s: %r", path, error)
         return None
-    return PageCache(log_digest, pages)
+    return PageCache(log_digest, pages, frozenset(str(url) for url in data["watched"]))
 
 
 def save(settings: Settings, cache: PageCache) -> None:
@@ -89,7 +97,8 @@ def save(settings: Settings, cache: PageCache) -> None:
         "format": FORMAT,
         "scope": _scope(settings),
         "sent_log": cache.log_digest,
-        "pages": {url: list(known) for url, known in sorted(cache.pages.items())},
+        "pages": {url: [mark, dict(kinds)] for url, (mark, kinds) in sorted(cache.pages.items())},
+        "watched": sorted(cache.watched),
     }
     try:
         replace_file(path, [json.dumps(data, indent=0, ensure_ascii=False)])

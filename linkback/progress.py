@@ -57,6 +57,12 @@ class ProgressDisplay:
                 return
             self._task = self._bar.add_task(description, total=total)
 
+    def add(self, more: int) -> None:
+        """More work found on the way (the former targets of a page found deleted)."""
+        self._total += more
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, total=self._total)
+
     def advance(self, steps: int = 1) -> None:
         self._done += steps
         if self._bar is not None and self._task is not None:

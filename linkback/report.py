@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .settings import PROTOCOLS
+
+BASELINE = "baseline"  # the detail of a pair recorded without a request (baseline, since)
+
+
+def settled_kind(entry: Mapping[str, Any]) -> str:
+    """What a pair settled in an earlier run counts as in a summary: its status, with the
+    baseline told apart from a refusal by a safety rule ("already sent" is only ``sent``)."""
+    status = str(entry.get("status"))
+    if status == "skipped" and entry.get("detail") == BASELINE:
+        return BASELINE
+    return status
 
 
 @dataclass
@@ -15,17 +28,22 @@ class Report:
     pages: int = 0
     links: int = 0
     sent: Counter[str] = field(default_factory=Counter)
-    already: int = 0
+    already: int = 0  # pairs settled before this run, whatever their status
+    earlier: Counter[str] = field(default_factory=Counter)  # those, by :func:`settled_kind`
     no_endpoint: int = 0
     failed: int = 0
     failed_retry: int = 0
     pending: int = 0
     skipped: int = 0
+    baseline: int = 0  # recorded without a request in this run (``since``)
+    updates: int = 0  # Webmentions sent again for pages that changed or were deleted
     would_send: int = 0
     requests: int = 0
     seconds: float = 0.0
     sending: bool = True
     dry_run: bool = False
+    delivering: bool = False  # ``linkback deliver``: pending pings are its own business
+    waiting: dict[str, str] = field(default_factory=dict)  # source: why its pings still wait
 
     @property
     def new(self) -> int:
@@ -36,13 +54,21 @@ class Report:
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
-    def summary(self, send_setting: str = "send") -> str:
-        """One line, e.g. ``linkback: 12 links in 3 pages: 10 sent (...), 2 already sent``."""
+    def count_settled(self, kinds: Mapping[str, int]) -> None:
+        """Count pairs settled before this run (``kinds`` as :func:`settled_kind` names them)."""
+        for kind, count in kinds.items():
+            self.already += count
+            self.earlier[kind] += count
+
+    def summary(self, send_setting: str = "send", *, reason: str | None = None) -> str:
+        """One line, e.g. ``linkback: 12 links in 3 pages: 10 sent (...), 2 already sent``.
+
+        When not sending, ``reason`` says why (else ``send_setting`` is named as off)."""
         head = f"linkback: {self.links} links in {self.pages} pages"
         if not self.sending:
             return (
                 f"linkback: {self.new} new links in {self.pages} pages; "
-                f"not sending ({send_setting} is off)"
+                f"not sending ({reason or f'{send_setting} is off'})"
             )
         parts = []
         if self.dry_run:
@@ -51,15 +77,30 @@ class Report:
             by_protocol = ", ".join(f"{self.sent[p]} {p}" for p in PROTOCOLS if self.sent[p])
             total = sum(self.sent.values())
             parts.append(f"{total} sent" + (f" ({by_protocol})" if by_protocol else ""))
-        parts.append(f"{self.already} already sent")
-        parts.append(f"{self.no_endpoint} without endpoint")
+        if self.updates:
+            parts.append(f"{self.updates} Webmention updates for changed or deleted pages")
+        parts.append(f"{self.earlier['sent']} already sent")
+        parts.append(f"{self.no_endpoint + self.earlier['no-endpoint']} without endpoint")
+        if self.baseline or self.earlier[BASELINE]:
+            parts.append(f"{self.baseline + self.earlier[BASELINE]} skipped as baseline")
         if self.pending:
-            parts.append(
-                f"{self.pending} pending until live (run `linkback deliver` after the upload)"
+            later = (
+                "still waiting for the page to be live"
+                if self.delivering
+                else "run `linkback deliver` after the upload"
             )
-        if self.skipped:
-            parts.append(f"{self.skipped} skipped by safety rules")
+            parts.append(f"{self.pending} pending until live ({later})")
+        if self.skipped or self.earlier["skipped"]:
+            parts.append(
+                f"{self.skipped + self.earlier['skipped']} skipped by safety rules"
+                + (" (`linkback retry` tries them again)" if self.earlier["skipped"] else "")
+            )
         if self.failed:
             later = f"{self.failed_retry} retry next build" if self.failed_retry else "no retry"
             parts.append(f"{self.failed} failed ({later})")
+        if self.earlier["failed"]:
+            parts.append(
+                f"{self.earlier['failed']} failed earlier, not retried "
+                "(`linkback retry` tries them again)"
+            )
         return f"{head}: {', '.join(parts)} in {self.seconds:.1f} s"

@@ -17,22 +17,42 @@ import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from .settings import PROTOCOLS, ConfigError
 
 VERSION = 1
 STATUSES = ("sent", "no-endpoint", "failed", "skipped", "pending")
-# The detail of a pair recorded `skipped` on purpose, without a request, so that only later
-# links are sent: `linkback retry` leaves these alone.
-BASELINE = "baseline"
 SETTLED = ("sent", "no-endpoint", "skipped")
 LOCK_WAIT_SECONDS = 60.0
 _WRITE_CHUNK = 256 * 1024  # characters encoded and written at once by replace_file
 
 Entry = dict[str, Any]
+Links = dict[str, dict[str, Entry]]
+
+
+class SourceState(TypedDict):
+    """What the log keeps of a source page itself (SPEC "The sent-log", updates and deletes):
+    the digest of the content its Webmentions were last sent from, and whether it is gone."""
+
+    digest: str
+    deleted: bool
+
+
+Sources = dict[str, SourceState]
+
+
+@dataclass
+class LogData:
+    """A parsed sent-log: the pairs, the sources' states, and the site it was written for
+    (``linkback deliver`` names the site in its User-Agent as the build did)."""
+
+    links: Links = field(default_factory=dict)
+    sources: Sources = field(default_factory=dict)
+    site_url: str = ""
 
 
 class SentLogError(ConfigError):
@@ -43,10 +63,25 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def read_links(path: Path) -> dict[str, dict[str, Entry]]:
+def read_links(path: Path) -> Links:
     """Parse and check a sent-log; a missing file is an empty log, a bad one an error."""
+    return read_log(path).links
+
+
+def read_log(path: Path) -> LogData:
+    """The whole sent-log; a missing file is an empty log, a bad one an error."""
     raw = _read_bytes(path)
-    return {} if raw is None else parse_links(path, raw)
+    return LogData() if raw is None else parse_log(path, raw)
+
+
+def require_log(path: Path) -> None:
+    """For commands that only work on an existing log (``deliver``, ``status``...): a
+    missing file is a mistake (the wrong folder, a mistyped name), never "nothing to do"."""
+    if not path.exists():
+        raise SentLogError(
+            f"there is no sent-log at {path}; give its place with --sent-log or --config "
+            "(a build that sends creates it)"
+        )
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -63,8 +98,13 @@ def digest_of(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def parse_links(path: Path, raw: bytes) -> dict[str, dict[str, Entry]]:
+def parse_links(path: Path, raw: bytes) -> Links:
     """The ``links`` of a sent-log's bytes, checked; ``path`` only names it in errors."""
+    return parse_log(path, raw).links
+
+
+def parse_log(path: Path, raw: bytes) -> LogData:
+    """A sent-log's bytes, checked; ``path`` only names it in errors."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -95,7 +135,23 @@ def parse_links(path: Path, raw: bytes) -> dict[str, dict[str, Entry]]:
                     f"the sent-log {path} has a bad entry for {source} -> {target}: {problem}; "
                     "it was left untouched"
                 )
-    return links
+    site_url = data.get("site_url", "")
+    if not isinstance(site_url, str):
+        raise SentLogError(
+            f'the sent-log {path} has a "site_url" that is not a string; it was left untouched'
+        )
+    sources = data.get("sources", {})
+    if not isinstance(sources, dict) or not all(
+        isinstance(state, dict)
+        and isinstance(state.get("digest"), str)
+        and isinstance(state.get("deleted"), bool)
+        for state in sources.values()
+    ):
+        raise SentLogError(
+            f'the sent-log {path} has "sources" not of the shape '
+            '{source: {"digest": text, "deleted": true or false}}; it was left untouched'
+        )
+    return LogData(links, sources, site_url)
 
 
 def _is_count(value: object) -> bool:
@@ -127,6 +183,8 @@ _FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
     "excerpt": ("a string", lambda v: isinstance(v, str)),
     "blog_name": ("a string", lambda v: isinstance(v, str)),
     "need_link": ("true or false", lambda v: isinstance(v, bool)),
+    "update": ("true or false", lambda v: isinstance(v, bool)),
+    "unlinked": ("true or false", lambda v: isinstance(v, bool)),
 }
 
 
@@ -154,7 +212,7 @@ class Snapshot:
         self.path = path
         self.digest = "" if raw is None else digest_of(raw)  # "": there is no file
         self._raw = raw
-        self._links: dict[str, dict[str, Entry]] | None = None if raw is not None else {}
+        self._data: LogData | None = None if raw is not None else LogData()
 
     def check(self) -> None:
         """Parse now: raises SentLogError for a file that is not a good sent-log."""
@@ -162,14 +220,27 @@ class Snapshot:
 
     @property
     def links(self) -> Mapping[str, Mapping[str, Entry]]:
-        return self._parsed()
+        return self._parsed().links
 
-    def _parsed(self) -> dict[str, dict[str, Entry]]:
-        if self._links is None:
+    @property
+    def sources(self) -> Mapping[str, SourceState]:
+        return self._parsed().sources
+
+    @property
+    def site_url(self) -> str:
+        return self._parsed().site_url
+
+    @property
+    def parsed(self) -> bool:
+        """True once the file was parsed (always for a missing file)."""
+        return self._data is not None
+
+    def _parsed(self) -> LogData:
+        if self._data is None:
             assert self._raw is not None
-            self._links = parse_links(self.path, self._raw)
+            self._data = parse_log(self.path, self._raw)
             self._raw = None  # the parsed log is all that is needed from now on
-        return self._links
+        return self._data
 
 
 _snapshots: dict[Path, tuple[tuple[int, int, int], Snapshot]] = {}
@@ -218,7 +289,9 @@ class SentLog:
         self.path = path
         self.writable = writable
         self.logger = logger or logging.getLogger("linkback")
-        self.links: dict[str, dict[str, Entry]] = {}
+        self.links: Links = {}
+        self.sources: Sources = {}
+        self.site_url = ""
         self.digest = ""  # of the file as this run read it, or as it left it ("" for none)
         self._lock = _file_lock(path) if writable else None
         self._text = _LogText()
@@ -243,8 +316,10 @@ class SentLog:
                 check_writable(path)
             raw = _read_bytes(path)
             if raw is not None:
-                log.links, log.digest = parse_links(path, raw), digest_of(raw)
+                data, log.digest = parse_log(path, raw), digest_of(raw)
+                log.links, log.sources, log.site_url = data.links, data.sources, data.site_url
             log._changed = {source: set(targets) for source, targets in log.links.items()}
+            log._text.meta(log.sources, log.site_url)
         except BaseException:
             log._release()
             raise
@@ -307,34 +382,52 @@ class SentLog:
             self._version += 1
             if self.writable:
                 self._unwritten.append((self._version, source, target))
-                self._wake_writer()
+            self._wake_writer()
+
+    def remove(self, source: str, target: str) -> Entry | None:
+        """Forget one pair (``linkback forget``); a later build tries it again."""
+        with self._cond:
+            entry = self.links.get(source, {}).pop(target, None)
+            if entry is None:
+                return None
+            if not self.links[source]:
+                del self.links[source]
+            self._changed.setdefault(source, set()).add(target)
+            self._version += 1
+            self._wake_writer()
+            return entry
+
+    def set_source(self, source: str, digest: str, *, deleted: bool = False) -> None:
+        """Remember the content a source's Webmentions were last sent from."""
+        with self._cond:
+            state = SourceState(digest=digest, deleted=deleted)
+            if self.sources.get(source) == state:
+                return
+            self.sources[source] = state
+            self._meta_changed()
+
+    def set_site_url(self, site_url: str) -> None:
+        """The site the log belongs to: ``deliver`` names it in its User-Agent."""
+        with self._cond:
+            if site_url and site_url != self.site_url:
+                self.site_url = site_url
+                self._meta_changed()
+
+    def _meta_changed(self) -> None:
+        self._text.meta(self.sources, self.site_url)
+        self._version += 1
+        self._wake_writer()
 
     def _wake_writer(self) -> None:
-        """Start the writer thread, or wake it; called with ``_cond`` held."""
+        """Called holding ``_cond``: the writer thread saves what changed."""
+        if not self.writable:
+            return
         if self._writer is None:
             self._writer = threading.Thread(
                 target=self._write_loop, name="linkback-sentlog", daemon=True
             )
             self._writer.start()
         self._cond.notify_all()
-
-    def remove(self, pairs: Iterable[tuple[str, str]]) -> int:
-        """Drop entries so that the next build tries their pairs again; the whole file is
-        written anew (the per-entry text only ever grows). The number removed."""
-        with self._cond:
-            removed = 0
-            for source, target in pairs:
-                targets = self.links.get(source)
-                if targets is not None and targets.pop(target, None) is not None:
-                    removed += 1
-                    if not targets:
-                        del self.links[source]
-            if removed and self.writable:
-                self._text = _LogText()
-                self._changed = {source: set(targets) for source, targets in self.links.items()}
-                self._version += 1
-                self._wake_writer()
-            return removed
 
     def flush(self) -> None:
         """Wait until everything recorded so far is on disk."""
@@ -349,7 +442,7 @@ class SentLog:
         lost = [
             f"{source} -> {target}"
             for _, source, target in self._unwritten
-            if self.links[source][target].get("status") == "sent"
+            if self.links.get(source, {}).get(target, {}).get("status") == "sent"
         ]
         said = (
             f"{len(lost)} sent but not recorded (the next build sends them again): "
@@ -385,7 +478,7 @@ class SentLog:
                     return
                 version = self._version
                 changed = {
-                    source: {target: self.links[source][target] for target in targets}
+                    source: {target: self.links.get(source, {}).get(target) for target in targets}
                     for source, targets in self._changed.items()
                 }
                 self._changed = {}
@@ -415,10 +508,22 @@ class _LogText:
         self._order: dict[str, list[str]] = {}  # source -> its targets, sorted
         self._sources: list[str] = []  # sorted
         self._fragments: dict[str, str] = {}  # source -> its text
+        self._meta = ""  # the top-level fields other than links and version
 
-    def update(self, changed: Mapping[str, Mapping[str, Entry]]) -> list[str]:
-        """Take in the changed entries (source -> target -> entry); the pieces of the whole
-        document."""
+    def meta(self, sources: Mapping[str, SourceState], site_url: str) -> None:
+        """The text of ``site_url`` and ``sources`` (written only when they hold something,
+        so that a log without them stays as it was)."""
+        parts = []
+        if site_url:
+            parts.append(f',\n  "site_url": {json.dumps(site_url, ensure_ascii=False)}')
+        if sources:
+            text = json.dumps(sources, indent=2, sort_keys=True, ensure_ascii=False)
+            parts.append(f',\n  "sources": {text.replace(chr(10), chr(10) + "  ")}')
+        self._meta = "".join(parts)
+
+    def update(self, changed: Mapping[str, Mapping[str, Entry | None]]) -> list[str]:
+        """Take in the changed entries (source -> target -> entry, None for one removed); the
+        pieces of the whole document."""
         for source, targets in changed.items():
             texts = self._entries.get(source)
             if texts is None:
@@ -427,10 +532,22 @@ class _LogText:
                 bisect.insort(self._sources, source)
             order = self._order[source]
             fresh = [target for target in targets if target not in texts]
+            removed = False
             for target, entry in targets.items():
+                if entry is None:
+                    if texts.pop(target, None) is not None:
+                        order.remove(target)
+                    removed = True
+                    continue
                 text = json.dumps(entry, indent=2, sort_keys=True, ensure_ascii=False)
                 key = json.dumps(target, ensure_ascii=False)
                 texts[target] = f"{key}: {text.replace(chr(10), _ENTRY_LINE)}"
+            fresh = [target for target in fresh if target in texts]
+            if removed and not texts:  # its last pair was forgotten
+                del self._entries[source], self._order[source]
+                self._fragments.pop(source, None)
+                self._sources.remove(source)
+                continue
             if len(fresh) > 8:
                 order.extend(fresh)
                 order.sort()
@@ -442,7 +559,7 @@ class _LogText:
             self._fragments[source] = (
                 f"{key}: {{{_ENTRY_LINE}{body}\n    }}" if body else f"{key}: {{}}"
             )
-        return list(_document([self._fragments[source] for source in self._sources]))
+        return list(_document([self._fragments[source] for source in self._sources], self._meta))
 
 
 _ENTRY_LINE = "\n      "  # a new line inside an entry, which sits three levels deep
@@ -513,7 +630,7 @@ def _file_lock(path: Path) -> Any:
     return FileLock(os.path.realpath(path) + ".lock")
 
 
-def _document(fragments: list[str]) -> Iterator[str]:
+def _document(fragments: list[str], meta: str = "") -> Iterator[str]:
     yield '{\n  "links": '
     if not fragments:
         yield "{}"
@@ -522,6 +639,7 @@ def _document(fragments: list[str]) -> Iterator[str]:
         for index, fragment in enumerate(fragments):
             yield ",\n    " + fragment if index else fragment
         yield "\n  }"
+    yield meta
     yield f',\n  "version": {VERSION}\n}}\n'
 
 

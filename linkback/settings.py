@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +35,7 @@ class Option:
     """One row of the settings table."""
 
     name: str
-    kind: type  # bool, int, float, str, list (of str)
+    kind: type  # bool, int, float, str, date, list (of str)
     default: Any
     help: str
     optional: bool = False  # None is allowed
@@ -70,11 +72,48 @@ OPTIONS: tuple[Option, ...] = (
     Option("mentions_url", str, None, "jf2 feed of approved linkbacks: URL or file", optional=True),
     Option("mentions_cache", str, "linkback-mentions.json", "local copy of the linkbacks shown"),
     Option("avatars", str, "local", "authors' photos: local, remote or none"),
+    Option(
+        "since",
+        date,
+        None,
+        "articles published before this date (YYYY-MM-DD) send nothing: recorded as baseline",
+        optional=True,
+    ),
+    Option("send_updates", bool, True, "send Webmentions again when a page changes or is deleted"),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _WEB = ("http", "https", "")  # an endpoint may be relative to each page
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# LINKBACK_* names of the environment that are not sending settings: the HTTP client's test
+# hook, and the receiving service's options (``linkback serve``). They are never a typo.
+OTHER_ENVIRONMENT_NAMES = frozenset(
+    PELICAN_PREFIX + name.upper()
+    for name in (
+        "resolve",
+        "admin_token",
+        "site_url",
+        "public_url",
+        "db",
+        "host",
+        "port",
+        "workers",
+        "trusted_proxies",
+        "verify_timeout",
+        "verify_timeout_sync",
+        "verify_per_host",
+        "rate_limit",
+        "trackback_verify",
+        "max_links",
+        "notify_email",
+        "smtp_url",
+        "notify_interval",
+        "akismet_key",
+        "rebuild_hook",
+        "config",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +141,8 @@ class Settings:
     mentions_url: str | None = None
     mentions_cache: str = "linkback-mentions.json"
     avatars: str = "local"
+    since: date | None = None
+    send_updates: bool = True
     # Not in the table: they come from the generator (SITEURL / site_url / --site-url).
     site_url: str = ""
     blog_name: str = ""
@@ -118,8 +159,13 @@ class Settings:
         blog_name: str = "",
         base_dir: str | os.PathLike[str] | None = None,
         environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> Settings:
         """Validate raw settings keyed by plain names, or "pelican" (LINKBACK_*) or "cli" names.
+
+        Three layers, each winning over the one before: ``values`` (a settings file), the
+        ``LINKBACK_<NAME>`` variables of ``environ`` (the process environment by default),
+        and ``overrides`` (the command line's options, keyed by plain names).
 
         Unknown names are refused with the closest known one, because a typo such as
         ``LINKBACK_SENTLOG`` would otherwise silently log to the default place.
@@ -135,10 +181,10 @@ class Settings:
             if option is None:
                 raise ConfigError(unknown_setting_message(raw_name, known))
             chosen[option.name] = coerce(option, raw_value, _spelled(option, spelling))
-        if "LINKBACK_SEND" in environ:
-            chosen["send"] = coerce(
-                OPTIONS_BY_NAME["send"], environ["LINKBACK_SEND"], "LINKBACK_SEND"
-            )
+        chosen.update(environment_values(environ))
+        for name, raw_value in (overrides or {}).items():
+            option = OPTIONS_BY_NAME[name]
+            chosen[name] = coerce(option, raw_value, option.cli_name)
         for name in ("protocols", "exclude"):
             if name in chosen:
                 chosen[name] = tuple(chosen[name])
@@ -245,6 +291,55 @@ def is_http_url(text: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings set by ``LINKBACK_<NAME>`` variables, checked like any other value.
+
+    A list is a JSON list (``["a", "b"]``) or comma-separated text; an empty value of a
+    setting that may be None (``LINKBACK_USER_AGENT=``) means None. Another ``LINKBACK_*``
+    name is ignored (it may be the receiving service's, or another tool's), unless it is so
+    close to a setting's name that it must be a typo of it: ``LINKBACK_SNED=0`` would
+    otherwise send.
+    """
+    chosen: dict[str, Any] = {}
+    names = {option.pelican_name: option for option in OPTIONS}
+    for name, text in environ.items():
+        if not name.startswith(PELICAN_PREFIX):
+            continue
+        option = names.get(name)
+        if option is None:
+            if name not in OTHER_ENVIRONMENT_NAMES and _close(name, names, 0.8):
+                raise ConfigError(
+                    "environment: " + unknown_setting_message(name, list(names), cutoff=0.8)
+                )
+            continue
+        value: Any = text
+        if option.optional and not text.strip():
+            value = None
+        elif option.kind is list:
+            value = _env_list(name, text)
+        chosen[option.name] = coerce(option, value, f"environment variable {name}")
+    return chosen
+
+
+def _env_list(name: str, text: str) -> list[str]:
+    if text.lstrip().startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"environment variable {name} is not a JSON list: {error}") from None
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return value
+        raise ConfigError(f"environment variable {name} must be a list of strings")
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _close(name: str, known: Mapping[str, Any] | list[str], cutoff: float) -> str | None:
+    import difflib  # here: only a typo needs it, and every build imports this module
+
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 def _spelled(option: Option, spelling: str) -> str:
     """How the user wrote the name: in error messages it must read as they wrote it."""
     if spelling == "cli":
@@ -252,12 +347,12 @@ def _spelled(option: Option, spelling: str) -> str:
     return option.pelican_name if spelling == "pelican" else option.name
 
 
-def unknown_setting_message(name: str, known: Mapping[str, Any] | list[str]) -> str:
+def unknown_setting_message(
+    name: str, known: Mapping[str, Any] | list[str], cutoff: float = 0.6
+) -> str:
     """The error for an unknown setting, with the closest known name when there is one."""
-    import difflib  # here: only a typo needs it, and every build imports this module
-
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]}?" if close else ""
+    close = _close(name, known, cutoff)
+    hint = f"; did you mean {close}?" if close else ""
     return f"unknown linkback setting {name}{hint}"
 
 
@@ -278,6 +373,14 @@ def coerce(option: Option, value: Any, shown_name: str) -> Any:
             value = [value]
         if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
             return list(value)
+    elif kind is date:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str) and _DATE.fullmatch(value.strip()):
+            with contextlib.suppress(ValueError):
+                return date.fromisoformat(value.strip())
     elif kind in (int, float):
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
@@ -298,6 +401,12 @@ def coerce(option: Option, value: Any, shown_name: str) -> Any:
 
 
 def _kind_name(option: Option) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        date: "a date (YYYY-MM-DD)",
+    }
     name = names.get(option.kind, "a list of strings")
     return f"{name} or None" if option.optional else name

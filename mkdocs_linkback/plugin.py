@@ -8,7 +8,10 @@ must never notify anyone nor touch the sent-log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -80,6 +83,8 @@ class LinkbackConfig(base.Config):
     mentions_url = Setting[str | None]("mentions_url")
     mentions_cache = Setting[str]("mentions_cache")
     avatars = Setting[str]("avatars")
+    since = Setting[date | None]("since")
+    send_updates = Setting[bool]("send_updates")
 
 
 class LinkbackPlugin(BasePlugin[LinkbackConfig]):
@@ -91,6 +96,7 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         self.sources: list[Source] = []
         self.display: display.Display | None = None
         self.theme_block: Template | None = None  # the theme's linkback.html
+        self.collect_only = False  # ``linkback baseline``: gather the sources, send nothing
 
     def load_config(
         self, options: dict[str, Any], config_file_path: str | None = None
@@ -129,7 +135,7 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
             display.check(self.settings, config.site_dir)
         except ConfigError as error:
             raise PluginError(str(error)) from None
-        if self.settings.display:
+        if self.settings.display and not self.collect_only:  # baseline: no request at all
             try:
                 self.display = display.Display(self.settings, log)
             except ConfigError as error:  # no mentions_url, a damaged cache, a bad jf2 file
@@ -146,7 +152,11 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         """Give themes ``page.meta.trackback_uri`` and ``page.meta.linkbacks`` before the
         page is rendered."""
-        if page.canonical_url and wants_linkbacks(page.meta):
+        try:
+            wanted = wants_linkbacks(page.meta)
+        except ConfigError as error:  # "linkback: of" must not ping anyone
+            raise PluginError(f"{page.file.src_path}: {error}") from None
+        if page.canonical_url and wanted and not is_listing(page):
             uri = pages.trackback_uri(page.canonical_url, self.settings.trackback_endpoint)
             if uri:
                 page.meta["trackback_uri"] = uri
@@ -173,11 +183,12 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
     def decorate(self, output: str, page: Page) -> str:
         """The discovery tags, and a source's Trackback block."""
         source = self.source(page)
+        if source is not None:
+            self.sources.append(source)  # a page closed to linkbacks is still in the build
         if source is None or not source.enabled:
             return pages.decorate(output, self.settings)
         uri = page.meta.get("trackback_uri")  # set by on_page_content
         block = pages.trackback_block(source.url, source.title, self.settings, uri)
-        self.sources.append(source)
         return pages.decorate(output, self.settings, page.content or "", block)
 
     def on_post_template(
@@ -191,6 +202,8 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         if self.display is not None:
             self.display.publish(config.site_dir)
+        if self.collect_only:
+            return
         if self.serving():
             log.debug("linkback: nothing is sent while serving")
             return
@@ -209,8 +222,9 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         log.info(report.summary(send_setting="send"))
 
     def source(self, page: Page) -> Source | None:
-        """The page as the core sees it; None when it has no absolute URL (no site_url)."""
-        if not page.canonical_url:
+        """The page as the core sees it; None when it has no absolute URL (no site_url), or
+        is a listing of other pages."""
+        if not page.canonical_url or is_listing(page):
             return None
         return Source(
             url=page.canonical_url,
@@ -218,4 +232,31 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
             content=page.content or "",
             excerpt=str(page.meta.get("description") or ""),
             metadata=page.meta,
+            published=published(page.meta),
         )
+
+
+def is_listing(page: Page) -> bool:
+    """True for the pages of Material's blog plugin that list posts (the blog's index, its
+    archive, category and author pages, and their pagination): they repeat the posts'
+    excerpts but are not articles, so they neither send nor carry a trackback block. Told by
+    class, without importing Material: it is an optional theme."""
+    return any(
+        cls.__name__ == "View" and cls.__module__.startswith("material.plugins.blog")
+        for cls in type(page).__mro__
+    )
+
+
+def published(meta: Mapping[str, Any]) -> date | None:
+    """A page's ``date`` (Material's blog: a date, or ``{created: ...}``), for ``since``."""
+    value = meta.get("date")
+    if isinstance(value, dict):
+        value = value.get("created")
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(value.strip()).date()
+    return None

@@ -39,6 +39,9 @@ from linkback.source import wants_linkbacks
 
 logger = logging.getLogger(__name__)
 HTML_SUFFIXES = (".html", ".htm")
+# Set by ``linkback baseline`` (pelican_linkback.baseline): a list that takes the build's
+# sources instead of sending anything.
+COLLECT = "PELICAN_LINKBACK_COLLECT"
 # Setting names that only a Pelican settings file defines, to recognise it among modules.
 SETTINGS_FILE_MARKERS = ("SITENAME", "SITEURL", "PLUGINS")
 
@@ -83,12 +86,14 @@ class Build:
         return url
 
     def source(self, content: Content, body: str, excerpt: str) -> Source:
+        date: Any = getattr(content, "date", None)  # a page has one if its metadata says so
         return Source(
             url=self.page_url(content),
             title=content.title,
             content=body,
             excerpt=excerpt,
             metadata=content.metadata,
+            published=date.date() if hasattr(date, "date") else None,
         )
 
     def decorate(self, html: str, context: Mapping[str, Any]) -> str:
@@ -100,7 +105,7 @@ class Build:
             return html
         for key in ("article", "page"):
             content = context.get(key)
-            if content is None:
+            if content is None or not _own_page(content, context):  # a listing: no block
                 continue
             block = self.blocks.get(id(content))  # None for any other page
             linkbacks = self.linkbacks.get(id(content))
@@ -123,6 +128,13 @@ class Build:
         return display.insert(html, content, rendered, builtin=False)
 
 
+def _own_page(content: Any, context: Mapping[str, Any]) -> bool:
+    """True when the page being written is ``content``'s own page, not a listing that a
+    theme (or a plugin's context) gives an ``article`` or ``page`` too."""
+    save_as = getattr(content, "save_as", None)
+    return bool(save_as) and str(context.get("output_file", "")) == save_as
+
+
 _builds: dict[int, Build] = {}
 
 
@@ -133,10 +145,21 @@ def build_of(conf: Mapping[str, Any]) -> Build | None:
 
 def register() -> None:
     """Connect the plugin to Pelican's signals."""
+    logging.getLogger("pelican").addFilter(one_line_errors)
     signals.initialized.connect(read_settings)
     signals.generator_init.connect(decorate_templates)
     signals.all_generators_finalized.connect(collect_sources)
     signals.finalized.connect(send_pings)
+
+
+def one_line_errors(record: logging.LogRecord) -> bool:
+    """Pelican 4.12 logs the exception that stops a build with its traceback (``exc_info``);
+    a LinkbackError is the user's setting or file, said in its one line: no traceback (``-D``
+    still prints one)."""
+    if record.exc_info and isinstance(record.exc_info[1], LinkbackError):
+        record.exc_info = None
+        record.exc_text = None
+    return True
 
 
 def read_settings(pelican: Any) -> None:
@@ -233,9 +256,15 @@ def collect_sources(generators: Iterable[Any]) -> None:
     if build is None:
         return
     build.sources = [content for content in sources if content.status == "published"]
+    for content in build.sources:
+        try:
+            wants_linkbacks(content.metadata)
+        except ConfigError as error:  # "Linkback: of" must not ping anyone
+            raise LinkbackError(f"{content.source_path}: {error}") from None
     build.blocks = {}
     build.urls = {}
-    if build.settings.display:
+    # linkback baseline wants the sources alone: no request, not even for the linkbacks shown.
+    if build.settings.display and not isinstance(build.conf.get(COLLECT), list):
         attach_linkbacks(build, generators)
     endpoint = build.settings.trackback_endpoint
     if endpoint and not build.absolute:
@@ -284,6 +313,10 @@ def send_pings(pelican: Any) -> None:
         build.source(content, content.get_content(siteurl), content.metadata.get("summary", ""))
         for content in build.sources
     ]
+    collect = pelican.settings.get(COLLECT)
+    if isinstance(collect, list):  # linkback baseline: the sources are all it wants
+        collect.extend(sources)
+        return
     try:
         report = send(
             sources,

@@ -50,6 +50,9 @@ SPEC_TABLE = {
     "mentions_url": None,
     "mentions_cache": "linkback-mentions.json",
     "avatars": "local",
+    # Starting on an existing site, updates and deletes (issue 18).
+    "since": None,
+    "send_updates": True,
 }
 
 

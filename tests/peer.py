@@ -168,6 +168,7 @@ class Peer(_Background):
         self.verify = verify
         self.latency = latency
         self.received: list[Received] = []
+        self.removed: list[Received] = []  # webmentions taken back by an update or a delete
         self.requests: list[tuple[str, str]] = []
         self.headers: list[Message] = []  # the headers of each request, in order
         self.seen: list[Seen] = []  # each request as it came, SNI and body included
@@ -275,6 +276,20 @@ class Peer(_Background):
             ):
                 return False
             self.received.append(item)
+            return True
+
+    def _take_back(self, source: str, target: str) -> bool:
+        """Remove the webmentions of (source, target); False when there was none."""
+        with self._lock:
+            kept = [
+                item
+                for item in self.received
+                if (item.protocol, item.source, item.target) != ("webmention", source, target)
+            ]
+            if len(kept) == len(self.received):
+                return False
+            self.removed.append(Received("webmention", source, target))
+            self.received[:] = kept
             return True
 
     def post_kind(self, target: str) -> str | None:
@@ -482,7 +497,11 @@ class PeerHandler(BaseHTTPRequestHandler):
         elif kind is None or "webmention" not in PROTOCOLS_OF[kind]:
             self.reply(400, "target does not accept webmentions", content_type="text/plain")
         elif problem := self.peer.check_source(source, target):
-            self.reply(400, problem, content_type="text/plain")
+            # W3C 3.2.3: a source that no longer links (or is gone) takes a mention back.
+            if self.peer._take_back(source, target):
+                self.reply(202, "mention deleted", content_type="text/plain")
+            else:
+                self.reply(400, problem, content_type="text/plain")
         else:
             self.peer._record(Received("webmention", source, target))
             self.reply(202, "accepted", content_type="text/plain")

@@ -220,7 +220,9 @@ def test_second_publish_contacts_nobody(published: Published) -> None:
     again = pelican(published.folder, published.site.url.rstrip("/"))
     assert again.returncode == 0, again.stdout + again.stderr
     assert published.peer.requests[before:] == []
-    assert summary(again).startswith("linkback: 7 links in 3 pages: 0 sent, 7 already sent")
+    assert summary(again).startswith(
+        "linkback: 7 links in 3 pages: 0 sent, 6 already sent, 1 without endpoint in"
+    )
     assert read_log(published.folder) == json.loads(published.log_text)
 
 
@@ -253,6 +255,15 @@ def test_pages_carry_the_tags_and_trackback_block_once(published: Published) -> 
     for feed in (output / "feeds").iterdir():
         text = feed.read_text(encoding="utf-8")
         assert "rdf:RDF" not in text and 'rel="webmention"' not in text, feed
+    listings = [
+        output / name for name in ("index.html", "archives.html", "tags.html", "authors.html")
+    ]
+    listings += [*(output / "tag").iterdir(), *(output / "category").iterdir()]
+    listings += [*(output / "author").iterdir()]
+    for listing in listings:  # they show the articles, but are not the articles
+        html = listing.read_text(encoding="utf-8")
+        assert "rdf:RDF" not in html and "linkback-trackback-uri" not in html, listing
+        assert WEBMENTION_TAG in html, listing
 
 
 def test_everything_else_is_byte_for_byte_what_pelican_wrote(published: Published) -> None:
@@ -381,7 +392,25 @@ def test_misconfiguration_stops_the_build_before_it_starts(
     result = pelican(site_copy, conf="pelicanconf.py", short_timeout=False, **env)
     assert result.returncode == 2
     assert expected in " ".join((result.stdout + result.stderr).split())
+    # One message, no traceback (Pelican 4.12 logs one with every exception that stops it).
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "CRITICAL" in result.stdout and len(result.stdout.strip().splitlines()) <= 3
     assert not (site_copy / "output" / "index.html").exists()
+    assert peer.requests == []
+
+
+@pytest.mark.parametrize("value", ["maybe", "of"])
+def test_a_linkback_value_that_is_neither_on_nor_off_names_the_file(
+    site_copy: Path, peer: Peer, value: str
+) -> None:
+    article = site_copy / "content" / "hello-linkbacks.md"
+    text = article.read_text(encoding="utf-8")
+    article.write_text(text.replace("\n\n", f"\nLinkback: {value}\n\n", 1), encoding="utf-8")
+    result = pelican(site_copy, conf="pelicanconf.py")
+    assert result.returncode == 2
+    said = " ".join(result.stdout.split())
+    assert f"{article}: Linkback: '{value}' is neither on nor off" in said
+    assert "Traceback" not in result.stdout + result.stderr
     assert peer.requests == []
 
 

@@ -22,7 +22,17 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from linkback import Report, SentLogError, Settings, Source, deliver, links, send, sentlog
+from linkback import (
+    Report,
+    SentLogError,
+    Settings,
+    Source,
+    deliver,
+    links,
+    pagecache,
+    send,
+    sentlog,
+)
 from tests.conftest import deploy, entry, links_to, read_log
 from tests.peer import (
     Answer,
@@ -55,8 +65,12 @@ def test_sent_log_shape(peer: Peer, publish: Publish, settings: Settings) -> Non
     send([source], settings)
     text = settings.sent_log_path.read_text(encoding="utf-8")
     data = json.loads(text)
-    assert set(data) == {"version", "links"}
+    assert set(data) == {"version", "links", "site_url", "sources"}
     assert data["version"] == 1
+    assert data["site_url"] == settings.site_url
+    assert data["sources"] == {
+        source.url: {"digest": pagecache.fingerprint(source), "deleted": False}
+    }
     assert list(data["links"]) == [source.url]
     record = data["links"][source.url][target]
     assert set(record) == FIELDS
@@ -164,6 +178,9 @@ class _OnMessage(logging.Handler):
 def test_a_new_link_in_a_known_page_is_the_only_one_sent(
     peer: Peer, publish: Publish, settings: Settings
 ) -> None:
+    """Without updates (``send_updates`` off): the old link of the changed page is not sent
+    again either."""
+    settings = settings.replace(send_updates=False)
     old, new = peer.post_url("webmention", "old"), peer.post_url("webmention", "new")
     send([publish("post", links_to(old))], settings)
     send([publish("post", links_to(old, new))], settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,74 @@ def test_endpoints_must_be_http_urls(endpoint: str) -> None:
         )
     relative = Settings.from_mapping({"webmention_endpoint": "/webmention"}, environ={})
     assert relative.webmention_endpoint == "/webmention"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("LINKBACK_TIMEOUT", "2.5", 2.5),
+        ("LINKBACK_ALLOW_PRIVATE", "yes", True),
+        ("LINKBACK_PROTOCOLS", "pingback, webmention", ("pingback", "webmention")),
+        ("LINKBACK_EXCLUDE", '["a{1,3}", "b"]', ("a{1,3}", "b")),
+        ("LINKBACK_USER_AGENT", "", None),
+        ("LINKBACK_SINCE", "2024-02-29", date(2024, 2, 29)),
+        ("LINKBACK_SEND_UPDATES", "0", False),
+    ],
+)
+def test_every_setting_has_an_environment_variable(name: str, text: str, expected: object) -> None:
+    settings = Settings.from_mapping({}, environ={name: text})
+    assert getattr(settings, name.removeprefix("LINKBACK_").lower()) == expected
+
+
+def test_the_environment_wins_over_the_file_and_the_command_line_over_both() -> None:
+    environ = {"LINKBACK_TIMEOUT": "4", "LINKBACK_PER_HOST": "3"}
+    settings = Settings.from_mapping(
+        {"LINKBACK_TIMEOUT": 9, "LINKBACK_CONCURRENCY": 5},
+        spelling="pelican",
+        environ=environ,
+        overrides={"per_host": "7"},
+    )
+    assert (settings.timeout, settings.per_host, settings.concurrency) == (4, 7, 5)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"LINKBACK_CONCURRENCY": "many"}, "environment variable LINKBACK_CONCURRENCY"),
+        ({"LINKBACK_SINCE": "2024-13-01"}, "LINKBACK_SINCE must be a date"),
+        ({"LINKBACK_SINCE": "last year"}, "LINKBACK_SINCE must be a date"),
+        ({"LINKBACK_EXCLUDE": "[1"}, "LINKBACK_EXCLUDE is not a JSON list"),
+        ({"LINKBACK_SNED": "0"}, "LINKBACK_SNED; did you mean LINKBACK_SEND"),
+        ({"LINKBACK_SENTLOG": "x.json"}, "did you mean LINKBACK_SENT_LOG"),
+    ],
+)
+def test_a_bad_environment_variable_is_named(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_mapping({}, environ=environ)
+
+
+def test_other_linkback_variables_of_the_environment_are_not_errors() -> None:
+    """The HTTP client's test hook, the receiving service's options, other tools' names."""
+    environ = {
+        "LINKBACK_RESOLVE": "blog.test:*:127.0.0.1",
+        "LINKBACK_ADMIN_TOKEN": "secret",
+        "LINKBACK_VERIFY_TIMEOUT": "3",
+        "LINKBACK_DB": "linkback.sqlite",
+        "LINKBACK_SOMETHING_ELSE": "x",
+    }
+    assert Settings.from_mapping({}, environ=environ) == Settings.from_mapping({}, environ={})
+
+
+@pytest.mark.parametrize(
+    "value", [date(2020, 5, 1), datetime(2020, 5, 1, 12, 30), "2020-05-01", " 2020-05-01 "]
+)
+def test_since_is_a_date_however_it_is_written(value: object) -> None:
+    """MkDocs' YAML reads an unquoted date as a date; a Pelican file may write a datetime."""
+    settings = Settings.from_mapping({"LINKBACK_SINCE": value}, spelling="pelican", environ={})
+    assert settings.since == date(2020, 5, 1)
+
+
+@pytest.mark.parametrize("value", ["2020-5-1", "01/05/2020", 2020, "2020-02-30"])
+def test_since_must_be_a_real_iso_date(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"^since must be a date \(YYYY-MM-DD\)"):
+        Settings.from_mapping({"since": value}, environ={})

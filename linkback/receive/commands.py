@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..settings import ConfigError
 from .config import SERVE_OPTIONS
@@ -14,9 +15,7 @@ COMMANDS = ("serve", "mentions")
 STATUSES = ("queued", "invalid", "pending", "approved", "rejected", "spam", "deleted")
 
 
-def add_parsers(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
+def add_parsers(commands: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     serve = commands.add_parser("serve", help="receive linkbacks for a site", parents=[common])
     serve.add_argument("--config", type=Path, help="a TOML file with the same options")
     for option in SERVE_OPTIONS:
@@ -40,7 +39,7 @@ def add_parsers(
     actions = mentions.add_subparsers(dest="action", required=True)
 
     def action(name: str, help: str) -> argparse.ArgumentParser:
-        parser = actions.add_parser(name, help=help)
+        parser: argparse.ArgumentParser = actions.add_parser(name, help=help)
         parser.add_argument("--db", default=argparse.SUPPRESS, help="SQLite path or postgresql://")
         parser.add_argument("--config", type=Path, help="the service's TOML file")
         return parser
