@@ -35,6 +35,7 @@ PACKAGES = ("linkback", "pelican_linkback", "mkdocs_linkback")
 SIZES = {  # articles, links per article, hosts
     "default": (500, 5, 50),
     "large": (2000, 5, 200),
+    "small": (100, 5, 20),  # a first publish where the fixed cost shows (issue 20)
     "quick": (40, 5, 10),
 }
 
@@ -43,6 +44,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--large", action="store_true", help="N=2000 articles, H=200 hosts")
+    size.add_argument(
+        "--small", action="store_true", help="N=100 articles, H=20 hosts: the fixed cost"
+    )
     size.add_argument("--quick", action="store_true", help="a small smoke run (N=40, H=10)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per build (default 3)")
     parser.add_argument(
@@ -147,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"{module} is not installed: run `make install` (pip install -e .)")
             return 2
     compile_project()
-    size = "large" if args.large else "quick" if args.quick else "default"
+    size = next((name for name in ("large", "small", "quick") if getattr(args, name)), "default")
     articles, links, hosts = SIZES[size]
     warm_runs = args.warm_runs or (3 if args.large else 30)
     runs = (1, 1) if args.quick else (args.runs, max(args.runs, warm_runs))
