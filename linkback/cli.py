@@ -22,7 +22,7 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from . import __version__, pages, steer_commands
+from . import __version__, markup, pages, steer_commands
 from .argparser import EXIT_CODES, Formatter, Parser
 from .config_file import SiteConfig, command_settings
 from .config_file import load as load_config
@@ -326,12 +326,28 @@ def read_page(
     return Source(
         url=page_url(path, root, site_url),
         title=title,
-        # The XML serialiser keeps attribute values as written: the HTML one percent-encodes
-        # non-ASCII hrefs, and receivers match the target literally (SPEC "What is sent").
-        content=etree.tostring(content, method="xml", encoding="unicode", with_tail=False),
+        content=as_written(text, content),
         excerpt=str(description) or content.text_content()[:600],
         published=published_date(tree, content),
     )
+
+
+def as_written(text: str, element: Any) -> str:
+    """The element's markup as the page has it, so that the live check finds it in the served
+    page byte for byte; else as the XML serialiser writes it, which keeps attribute values as
+    written (the HTML one percent-encodes non-ASCII hrefs, and receivers match the target
+    literally)."""
+    tag = element.tag
+    before = element.xpath("count(preceding::*[name()=$tag] | ancestor::*[name()=$tag])", tag=tag)
+    written = markup.element_markup(text, tag, int(before))
+    if written is not None and _text_of(written) == element.text_content():
+        return written
+    return etree.tostring(element, method="xml", encoding="unicode", with_tail=False)
+
+
+def _text_of(markup_text: str) -> str:
+    """The text of a page's markup, as lxml parses it: the check that a slice is the element."""
+    return str(lxml.html.document_fromstring(markup_text).text_content())
 
 
 def published_date(tree: Any, content: Any) -> date | None:

@@ -112,3 +112,35 @@ def attribute(attributes: str, wanted: str) -> str | None:
         if part[1].lower() == wanted:
             return next((value for value in part.groups()[1:] if value is not None), "")
     return None
+
+
+def element_markup(html: str, name: str, index: int) -> str | None:
+    """The ``index``-th (from 0) ``name`` element of the page as written, from the start of
+    its start tag to the end of its end tag; None when the page does not have it so.
+
+    A parser re-serialises what it reads (quotes, entities, ``<br>``); the live check and
+    the Trackback block look for a page's content in the served bytes, so the content of a
+    page read back from a folder must be its own bytes.
+    """
+    name = name.lower()
+    seen, depth, begin = 0, 0, -1
+    position, size = 0, len(html)
+    while position < size:
+        token = _TOKEN.match(html, position)
+        assert token is not None
+        start = token["start"]
+        if start is not None:
+            tag = start.lower()
+            if tag == name:
+                if begin < 0 and seen == index:
+                    begin = token.start("start") - 1
+                seen += 1
+                depth += begin >= 0
+            position = _after_raw_text(html, tag, token.end())
+            continue
+        if begin >= 0 and (token["end"] or "").lower() == name:
+            depth -= 1
+            if depth == 0:
+                return html[begin : token.end()]
+        position = token.end()
+    return None

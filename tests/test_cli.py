@@ -501,3 +501,29 @@ def test_a_malformed_entry_is_a_one_line_error_naming_the_file(
     before = log.read_bytes()
     assert str(log) in one_line_error(linkback(command, cwd=tmp_path))
     assert log.read_bytes() == before
+
+
+def test_a_page_is_sent_from_as_written_not_as_a_parser_rewrites_it(
+    peer: Peer, site: StaticSite, site_dir: Path, tmp_path: Path
+) -> None:
+    """Single quotes, ``<br>`` and entities, which a parser writes back otherwise: the
+    content is found in the served page byte for byte, so an edit of a page that is live
+    already sends its update at once, and the Trackback block follows the article."""
+    target = peer.post_url("webmention")
+
+    def article(text: str) -> str:
+        return (
+            f"<article class='post'><p>{text}<br>R&amp;D &mdash; <img src=a.png alt=''></p>"
+            f"<p>See <a href='{target}'>this</a>.</p></article>"
+        )
+
+    path = write(site_dir, "post/index.html", page(article("First."), "Post"))
+    send = ["send", str(site_dir), "--site-url", site.url, *NETWORK]
+    assert "1 sent" in linkback(*send, cwd=tmp_path).stdout
+    write(site_dir, "post/index.html", page(article("Edited."), "Post"))
+    result = linkback(*send, "--trackback-endpoint", "https://my.blog/tb", cwd=tmp_path)
+    assert "1 Webmention update" in result.stdout and "pending" not in result.stdout, result.stdout
+    assert [r.target for r in peer.received_by("webmention")] == [target, target]
+    html = path.read_text(encoding="utf-8")
+    assert html.index("</article>") < html.index("dc:identifier") < html.index("</body>")
+    assert article("Edited.") in html

@@ -8,7 +8,7 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from linkback import Settings, pages
+from linkback import Settings, markup, pages
 
 PAGE_URL = "https://my.blog/2026/11/a post/?x=1&y=é"
 WEBMENTION = "https://my.blog/webmention?site=1&x=2"
@@ -230,3 +230,31 @@ def test_the_tokenizer_reads_tags_as_browsers_do(
     assert ('rel="webmention"' not in tags) is has_webmention
     at = page.rindex(anchor)  # the last one: the others are inside a title or a noscript
     assert pages.add_head_tags(page, ENDPOINTS) == page[:at] + tags + page[at:]
+
+
+@pytest.mark.parametrize(
+    ("html", "name", "index", "expected"),
+    [
+        ("<div>a<div>b</div></div><div>c</div>", "div", 0, "<div>a<div>b</div></div>"),
+        ("<div>a<div>b</div></div><div>c</div>", "div", 1, "<div>b</div>"),
+        ("<div>a<div>b</div></div><DIV>c</Div>", "div", 2, "<DIV>c</Div>"),
+        (
+            "<main><script>'</main>'</script><!-- </main> --></main>",
+            "main",
+            0,
+            "<main><script>'</main>'</script><!-- </main> --></main>",
+        ),
+        (
+            "<main><script>x='</main>'</script></main><p>",
+            "main",
+            0,
+            "<main><script>x='</main>'</script></main>",
+        ),
+        ("<article>never closed", "article", 0, None),
+        ("<article>one</article>", "article", 1, None),
+    ],
+)
+def test_element_markup_is_the_element_as_written(
+    html: str, name: str, index: int, expected: str | None
+) -> None:
+    assert markup.element_markup(html, name, index) == expected
