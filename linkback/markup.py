@@ -14,6 +14,7 @@ expression, not by a parser written in Python.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # An attribute: a name, then perhaps "=" and a value, quoted or not (unquoted, it ends at
@@ -59,10 +60,7 @@ class Head:
 def head_of(html: str) -> Head:
     """Tokenizes the page up to the end of its head only."""
     rels: set[str] = set()
-    position, size = 0, len(html)
-    while position < size:
-        token = _TOKEN.match(html, position)
-        assert token is not None  # the alternatives match any character, or the end
+    for token in _tokens(html):
         start = token["start"]
         if start is not None:
             name = start.lower()
@@ -70,31 +68,33 @@ def head_of(html: str) -> Head:
                 return Head(token.start("start") - 1, frozenset(rels))
             if name == "link":
                 rels.update((attribute(token["attributes"], "rel") or "").lower().split())
-            position = _after_raw_text(html, name, token.end())
         elif token["text"] is not None:
             return Head(token.start("text"), frozenset(rels))
         elif (token["end"] or "").lower() in _HEAD_ENDERS:
             return Head(token.start("end") - 2, frozenset(rels))
-        else:
-            position = token.end()
     return Head(None, frozenset(rels))
 
 
 def body_end(html: str) -> int | None:
     """Where the page's last ``</body>`` end tag starts, if it has one."""
     found = None
+    for token in _tokens(html):
+        if (token["end"] or "").lower() == "body":
+            found = token.start("end") - 2
+    return found
+
+
+def _tokens(html: str) -> Iterator[re.Match[str]]:
+    """The page's tokens in order, the inside of raw-text elements (scripts) skipped."""
     position, size = 0, len(html)
     while position < size:
         token = _TOKEN.match(html, position)
-        assert token is not None
+        assert token is not None  # the alternatives match any character, or the end
+        yield token
         start = token["start"]
-        if start is not None:
-            position = _after_raw_text(html, start.lower(), token.end())
-            continue
-        if (token["end"] or "").lower() == "body":
-            found = token.start("end") - 2
-        position = token.end()
-    return found
+        position = (
+            token.end() if start is None else _after_raw_text(html, start.lower(), token.end())
+        )
 
 
 def _after_raw_text(html: str, name: str, position: int) -> int:
@@ -124,23 +124,14 @@ def element_markup(html: str, name: str, index: int) -> str | None:
     """
     name = name.lower()
     seen, depth, begin = 0, 0, -1
-    position, size = 0, len(html)
-    while position < size:
-        token = _TOKEN.match(html, position)
-        assert token is not None
-        start = token["start"]
-        if start is not None:
-            tag = start.lower()
-            if tag == name:
-                if begin < 0 and seen == index:
-                    begin = token.start("start") - 1
-                seen += 1
-                depth += begin >= 0
-            position = _after_raw_text(html, tag, token.end())
-            continue
-        if begin >= 0 and (token["end"] or "").lower() == name:
+    for token in _tokens(html):
+        if (token["start"] or "").lower() == name:
+            if begin < 0 and seen == index:
+                begin = token.start("start") - 1
+            seen += 1
+            depth += begin >= 0
+        elif begin >= 0 and (token["end"] or "").lower() == name:
             depth -= 1
             if depth == 0:
                 return html[begin : token.end()]
-        position = token.end()
     return None
