@@ -6,13 +6,12 @@ this public API: turn pages into :class:`Source` values, validate :class:`Settin
 :mod:`linkback.pages`.
 """
 
-__version__ = "0.1.0"
-
-from .engine import deliver, preflight, send  # noqa: E402
-from .report import Report  # noqa: E402
-from .sentlog import SentLogError  # noqa: E402
-from .settings import OPTIONS, ConfigError, Settings  # noqa: E402
-from .source import Source  # noqa: E402
+from .engine import deliver, preflight, send
+from .report import Report
+from .sentlog import SentLogError
+from .settings import OPTIONS, ConfigError, Settings
+from .source import Source
+from .version import __version__
 
 __all__ = [
     "OPTIONS",

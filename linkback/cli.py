@@ -22,7 +22,7 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from . import __version__, markup, pages, steer_commands
+from . import markup, pages, steer_commands
 from .argparser import EXIT_CODES, Formatter, Parser
 from .config_file import SiteConfig, command_settings
 from .config_file import load as load_config
@@ -35,6 +35,7 @@ from .sentlog import read_links, require_log
 from .settings import OPTIONS, ConfigError, Option, Settings, is_http_url
 from .source import Source
 from .terminal import printable
+from .version import __version__
 
 DEFAULT_CONTENT_SELECTORS = ("article", ".h-entry, .e-content", "main", "body")
 NETWORK_OPTIONS = (

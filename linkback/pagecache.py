@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
 from .sentlog import replace_file
 from .settings import Settings
 from .source import Source
+from .version import __version__
 
 FORMAT = 2
 logger = logging.getLogger("linkback")

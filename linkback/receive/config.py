@@ -21,9 +21,9 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from .. import __version__
 from ..settings import ConfigError, Option, coerce, unknown_setting_message
 from ..urls import host_of
+from ..version import __version__
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
