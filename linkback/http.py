@@ -409,13 +409,12 @@ class _HTTPSPool(HTTPSConnectionPool):
 @dataclass
 class Response:
     """An answer read whole, or up to its cap: enough for discovery and for classifying a
-    ping. ``truncated`` says the cap cut the body (never a deadline: that is a FetchError)."""
+    ping (a deadline that cuts the body is a FetchError, never a Response)."""
 
     url: str
     status: int
     headers: urllib3.HTTPHeaderDict
     body: bytes
-    truncated: bool = False
 
     @property
     def media_type(self) -> str:
@@ -655,7 +654,7 @@ class Client:
         else:
             answer.release_conn()
         body = b"".join(chunks)[:cap]
-        return Response(url, answer.status, answer.headers, body, truncated)
+        return Response(url, answer.status, answer.headers, body)
 
 
 def _in_background(resolver: Resolver, host: str, port: int) -> Future[Sequence[str]]:

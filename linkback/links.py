@@ -128,18 +128,14 @@ def _absolute(href: str, page_url: str) -> tuple[str, str] | None:
     return (url, host) if host and parts.scheme in ("http", "https") else None
 
 
-def extract_links(content_html: str, page_url: str, settings: Settings) -> list[str]:
-    """The targets a source pings: outbound, not excluded, each once (SPEC "What is sent")."""
-    return outbound(parse_fragment(content_html), page_url, settings)
-
-
 def outbound(
     tree: etree._Element | None,
     page_url: str,
     settings: Settings,
     recorded: Container[str] = frozenset(),
 ) -> list[str]:
-    """:func:`extract_links` on content already parsed (a build parses each page once).
+    """The targets a source pings: outbound, not excluded, each once (SPEC "What is sent"),
+    from content already parsed (a build parses each page once).
 
     ``recorded`` are the page's keys in the sent-log. Each was an outbound target when it was
     recorded, so a link written exactly so needs no URL parsing, only the checks that the

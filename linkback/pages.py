@@ -46,11 +46,6 @@ def _wanted_tags(webmention: str | None, pingback: str | None) -> tuple[tuple[st
     )
 
 
-def head_tags(html: str, settings: Settings) -> str:
-    """The ``<link>`` tags the page still lacks (never twice: a theme may have its own)."""
-    return _missing_tags(markup.head_of(html), settings)
-
-
 def _missing_tags(head: markup.Head, settings: Settings) -> str:
     wanted = _wanted_tags(settings.webmention_endpoint, settings.pingback_endpoint)
     return "".join(tag for rel, tag in wanted if rel not in head.link_rels)
@@ -115,21 +110,6 @@ def decorate(html: str, settings: Settings, content: str = "", block: str = "") 
     if block_at < head_at:  # the content's last copy is inside the head
         return f"{html[:block_at]}{block}{html[block_at:head_at]}{tags}{html[head_at:]}"
     return f"{html[:head_at]}{tags}{html[head_at:block_at]}{block}{html[block_at:]}"
-
-
-def add_head_tags(html: str, settings: Settings) -> str:
-    """Insert the missing discovery tags where the head ends: before ``</head>``, else before
-    whatever starts the body."""
-    return decorate(html, settings)
-
-
-def add_after_content(html: str, content: str, block: str) -> str:
-    """Put ``block`` right after the last occurrence of the page's content in ``html``.
-
-    Falls back to just before ``</body>`` when the theme changed the content on its way out.
-    """
-    position = _block_position(html, content) if block else None
-    return html if position is None else f"{html[:position]}{block}{html[position:]}"
 
 
 def _block_position(html: str, content: str) -> int | None:

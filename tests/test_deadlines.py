@@ -247,7 +247,6 @@ def test_a_nested_gzip_bomb_never_exceeds_the_cap_in_memory(
     finally:
         tracemalloc.stop()
     assert len(response.body) == 100_000
-    assert response.truncated is True
     assert peak < 10_000_000
     assert blog.seen[-1].headers["Accept-Encoding"] == "identity"
 

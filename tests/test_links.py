@@ -6,7 +6,7 @@ import pytest
 
 from linkback import Settings
 from linkback.discovery import parse_html
-from linkback.links import extract_links, hrefs, served_hrefs
+from linkback.links import hrefs, outbound, parse_fragment, served_hrefs
 
 PAGE = "https://my.blog/2026/11/a-post/"
 
@@ -16,7 +16,7 @@ def make(**values: object) -> Settings:
 
 
 def links(html: str, **values: object) -> list[str]:
-    return extract_links(html, PAGE, make(**values))
+    return outbound(parse_fragment(html), PAGE, make(**values))
 
 
 def test_links_are_made_absolute_in_document_order() -> None:

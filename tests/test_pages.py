@@ -30,36 +30,46 @@ ENDPOINTS = make(
 )
 
 
+def head_tags(page: str, settings: Settings) -> str:
+    """The tags :func:`pages.decorate` inserts into ``page``'s head: those it lacks."""
+    return pages._missing_tags(markup.head_of(page), settings)
+
+
+def add_after_content(page: str, content: str, block: str) -> str:
+    """:func:`pages.decorate` with the Trackback block alone."""
+    return pages.decorate(page, make(), content, block)
+
+
 def link_rels(html: str) -> list[tuple[str, str]]:
     tree = lxml.html.document_fromstring(html)
     return [(link.get("rel"), link.get("href")) for link in tree.iter("link")]
 
 
 def test_head_tags_are_added_inside_head() -> None:
-    html = pages.add_head_tags(PAGE, ENDPOINTS)
+    html = pages.decorate(PAGE, ENDPOINTS)
     assert link_rels(html) == [("webmention", WEBMENTION), ("pingback", PINGBACK)]
     head, body = html.split("</head>")
     assert "webmention" in head and "webmention" not in body
-    assert html.replace(pages.head_tags(PAGE, ENDPOINTS), "") == PAGE
+    assert html.replace(head_tags(PAGE, ENDPOINTS), "") == PAGE
 
 
 def test_head_tags_are_never_added_twice() -> None:
-    once = pages.add_head_tags(PAGE, ENDPOINTS)
-    assert pages.add_head_tags(once, ENDPOINTS) == once
+    once = pages.decorate(PAGE, ENDPOINTS)
+    assert pages.decorate(once, ENDPOINTS) == once
 
 
 def test_head_tags_of_the_theme_are_respected() -> None:
     themed = PAGE.replace("</head>", '<LINK REL="Webmention" href="/theirs">\n</head>')
-    html = pages.add_head_tags(themed, ENDPOINTS)
+    html = pages.decorate(themed, ENDPOINTS)
     assert link_rels(html) == [("Webmention", "/theirs"), ("pingback", PINGBACK)]
 
 
 def test_no_endpoints_leave_the_page_untouched() -> None:
-    assert pages.add_head_tags(PAGE, make()) == PAGE
+    assert pages.decorate(PAGE, make()) == PAGE
 
 
 def test_only_the_configured_tag_is_added() -> None:
-    html = pages.add_head_tags(PAGE, make(pingback_endpoint=PINGBACK))
+    html = pages.decorate(PAGE, make(pingback_endpoint=PINGBACK))
     assert link_rels(html) == [("pingback", PINGBACK)]
 
 
@@ -116,15 +126,15 @@ def test_trackback_block_shows_the_uri_unless_turned_off() -> None:
 
 def test_block_goes_right_after_the_content_once() -> None:
     block = pages.trackback_block(PAGE_URL, "T", ENDPOINTS)
-    html = pages.add_after_content(PAGE, CONTENT, block)
+    html = add_after_content(PAGE, CONTENT, block)
     assert CONTENT + block in html
     assert html.replace(block, "") == PAGE
-    assert pages.add_after_content(html, CONTENT, block) == html
+    assert add_after_content(html, CONTENT, block) == html
 
 
 def test_block_goes_before_body_end_when_the_content_is_not_found() -> None:
     block = pages.trackback_block(PAGE_URL, "T", ENDPOINTS)
-    html = pages.add_after_content(PAGE, "<p>changed by the theme</p>", block)
+    html = add_after_content(PAGE, "<p>changed by the theme</p>", block)
     assert html.index(block) > html.index("<footer>")
     assert html.endswith(block + "</body>\n</html>\n")
     assert html.replace(block, "") == PAGE
@@ -132,7 +142,7 @@ def test_block_goes_before_body_end_when_the_content_is_not_found() -> None:
 
 def test_decorate_makes_both_insertions_in_one_call() -> None:
     block = pages.trackback_block(PAGE_URL, "T", ENDPOINTS)
-    separately = pages.add_head_tags(pages.add_after_content(PAGE, CONTENT, block), ENDPOINTS)
+    separately = pages.decorate(add_after_content(PAGE, CONTENT, block), ENDPOINTS)
     assert pages.decorate(PAGE, ENDPOINTS, CONTENT, block) == separately
     assert pages.decorate(separately, ENDPOINTS, CONTENT, block) == separately
 
@@ -142,7 +152,7 @@ def test_block_follows_the_last_copy_of_the_content_not_a_copy_of_its_end() -> N
     ending = content[len(content) // 2 :]  # a later echo of the content's last characters
     page = PAGE.replace(CONTENT, content).replace("<nav>menu</nav>", f"<nav>{content}</nav>")
     page = page.replace("<footer>f</footer>", f"<footer>{ending}</footer>")
-    html = pages.add_after_content(page, content, "<!--B-->")
+    html = add_after_content(page, content, "<!--B-->")
     assert html == page.replace(f"{content}</article>", f"{content}<!--B--></article>")
 
 
@@ -156,8 +166,8 @@ def test_block_follows_the_last_copy_of_the_content_not_a_copy_of_its_end() -> N
     ],
 )
 def test_head_tags_go_before_the_first_head_end_or_body(page: str, anchor: str) -> None:
-    tags = pages.head_tags(page, ENDPOINTS)
-    html = pages.add_head_tags(page, ENDPOINTS)
+    tags = head_tags(page, ENDPOINTS)
+    html = pages.decorate(page, ENDPOINTS)
     assert html.replace(tags, "", 1) == page
     assert html.index(tags + anchor) == page.index(anchor)
 
@@ -176,8 +186,8 @@ TRICKY_HEAD = (
 
 
 def test_head_tags_go_where_the_head_really_ends() -> None:
-    html = pages.add_head_tags(TRICKY_HEAD, ENDPOINTS)
-    tags = pages.head_tags(TRICKY_HEAD, ENDPOINTS)
+    html = pages.decorate(TRICKY_HEAD, ENDPOINTS)
+    tags = head_tags(TRICKY_HEAD, ENDPOINTS)
     real_end = TRICKY_HEAD.index("</head>\n<body>")
     assert html == TRICKY_HEAD[:real_end] + tags + TRICKY_HEAD[real_end:]
     assert link_rels(html) == [("webmention", WEBMENTION), ("pingback", PINGBACK)]
@@ -186,12 +196,12 @@ def test_head_tags_go_where_the_head_really_ends() -> None:
 def test_a_commented_out_link_advertises_nothing() -> None:
     """The tag in the theme's comment is not on the page: linkback's own is added."""
     page = PAGE.replace("<title>", '<!-- <link rel="webmention" href="/old"> --><title>')
-    assert pages.head_tags(page, ENDPOINTS).startswith('<link rel="webmention"')
+    assert head_tags(page, ENDPOINTS).startswith('<link rel="webmention"')
 
 
 def test_block_goes_before_the_real_body_end() -> None:
     block = pages.trackback_block(PAGE_URL, "T", ENDPOINTS)
-    html = pages.add_after_content(TRICKY_HEAD, "<p>changed by the theme</p>", block)
+    html = add_after_content(TRICKY_HEAD, "<p>changed by the theme</p>", block)
     real_end = TRICKY_HEAD.rindex("</body>\n<!--")
     assert html == TRICKY_HEAD[:real_end] + block + TRICKY_HEAD[real_end:]
 
@@ -205,8 +215,8 @@ def test_block_goes_before_the_real_body_end() -> None:
     ],
 )
 def test_a_head_without_its_end_tag_ends_where_the_body_starts(page: str, anchor: str) -> None:
-    tags = pages.head_tags(page, ENDPOINTS)
-    html = pages.add_head_tags(page, ENDPOINTS)
+    tags = head_tags(page, ENDPOINTS)
+    html = pages.decorate(page, ENDPOINTS)
     assert html == page.replace(anchor, tags + anchor, 1)
 
 
@@ -226,10 +236,10 @@ def test_a_head_without_its_end_tag_ends_where_the_body_starts(page: str, anchor
 def test_the_tokenizer_reads_tags_as_browsers_do(
     page: str, has_webmention: bool, anchor: str
 ) -> None:
-    tags = pages.head_tags(page, ENDPOINTS)
+    tags = head_tags(page, ENDPOINTS)
     assert ('rel="webmention"' not in tags) is has_webmention
     at = page.rindex(anchor)  # the last one: the others are inside a title or a noscript
-    assert pages.add_head_tags(page, ENDPOINTS) == page[:at] + tags + page[at:]
+    assert pages.decorate(page, ENDPOINTS) == page[:at] + tags + page[at:]
 
 
 @pytest.mark.parametrize(
