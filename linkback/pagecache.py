@@ -38,7 +38,7 @@ logger = logging.getLogger("linkback")
 @dataclass(frozen=True)
 class PageCache:
     """Pages known to have every link settled in the sent-log whose digest is ``log_digest``
-    ("" for no sent-log at all): page URL -> (fingerprint, its links by settled kind)."""
+    (``sentlog.NO_LOG`` for none): page URL -> (fingerprint, its links by settled kind)."""
 
     log_digest: str
     pages: Mapping[str, tuple[str, Counter[str]]]

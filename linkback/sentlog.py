@@ -93,9 +93,16 @@ def _read_bytes(path: Path) -> bytes | None:
         raise SentLogError(f"cannot read the sent-log {path}: {error}") from None
 
 
-def digest_of(raw: bytes) -> str:
-    """What identifies one exact sent-log (see :mod:`linkback.pagecache`)."""
-    return hashlib.sha256(raw).hexdigest()
+# The digest of "there is no sent-log file", and of "the file this run wrote was removed
+# before it was closed": a page cache written then must not vouch for pages when a later
+# build finds no log (its owner deleted it to send everything again).
+NO_LOG = ""
+LOG_REMOVED = "removed"
+
+
+def digest_of(raw: bytes | None) -> str:
+    """What identifies one exact sent-log (see :mod:`linkback.pagecache`); ``None``: none."""
+    return NO_LOG if raw is None else hashlib.sha256(raw).hexdigest()
 
 
 def parse_links(path: Path, raw: bytes) -> Links:
@@ -210,7 +217,7 @@ class Snapshot:
 
     def __init__(self, path: Path, raw: bytes | None) -> None:
         self.path = path
-        self.digest = "" if raw is None else digest_of(raw)  # "": there is no file
+        self.digest = digest_of(raw)
         self._raw = raw
         self._data: LogData | None = None if raw is not None else LogData()
 
@@ -292,7 +299,7 @@ class SentLog:
         self.links: Links = {}
         self.sources: Sources = {}
         self.site_url = ""
-        self.digest = ""  # of the file as this run read it, or as it left it ("" for none)
+        self.digest = NO_LOG  # of the file as this run read it, or as it left it
         self._lock = _file_lock(path) if writable else None
         self._text = _LogText()
         self._changed: dict[str, set[str]] = {}  # source -> targets changed since the last write
@@ -458,9 +465,7 @@ class SentLog:
             self.flush()
             if self._written:
                 # Once, still under the lock: a big send rewrites the log hundreds of times.
-                # A file removed meanwhile gets a digest, never the "" of "no log yet": the
-                # page cache must not vouch for pages against a log that is gone.
-                self.digest = digest_of(_read_bytes(self.path) or b"")
+                self.digest = digest_of(_read_bytes(self.path)) or LOG_REMOVED
         finally:
             with self._cond:
                 self._closing = True
