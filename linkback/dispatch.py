@@ -49,11 +49,16 @@ class Scheduler:
     """Runs steps with at most ``concurrency`` in flight, ``per_host`` per host."""
 
     def __init__(
-        self, concurrency: int, per_host: int, stop: Callable[[], bool] = lambda: False
+        self,
+        concurrency: int,
+        per_host: int,
+        stop: Callable[[], bool] = lambda: False,
+        logger: logging.Logger | None = None,
     ) -> None:
         self.concurrency = concurrency
         self.per_host = per_host
         self.stop = stop  # once true, no step is started; those running are finished
+        self.logger = logger or logging.getLogger("linkback")
         self._queues: dict[str, deque[_Step]] = defaultdict(deque)
         self._active: dict[str, int] = defaultdict(int)
         self._ready: deque[str] = deque()
@@ -111,7 +116,16 @@ class Scheduler:
                 step = self._running.pop(future)
                 self._active[step.host] -= 1
                 self._ready.append(step.host)
-                step.then(_result(future))
+                step.then(self._result(future))
+
+    def _result(self, future: Future[Any]) -> Any:
+        """A step's value. A bug in a step is that link's failure, never the build's, and is
+        said loudly, with its traceback: it must not pass for a target's fault."""
+        try:
+            return future.result()
+        except Exception as error:  # noqa: BLE001 - recorded against the link, with its type
+            self.logger.warning("linkback: internal error in a step (a bug)", exc_info=True)
+            return FetchError(f"internal error: {type(error).__name__}: {error}", transient=False)
 
     def _next_wake(self) -> float | None:
         """When the earliest paused host with waiting steps may go on, if any."""
@@ -143,15 +157,6 @@ class Scheduler:
             if queue:
                 self._ready.append(host)
         self._ready.extend(deferred)
-
-
-def _result(future: Future[Any]) -> Any:
-    """A step's value; a bug in a step becomes that link's failure, never the build's."""
-    try:
-        return future.result()
-    except Exception as error:  # noqa: BLE001 - recorded against the link, with its type
-        logging.getLogger("linkback").debug("linkback: step failed", exc_info=True)
-        return FetchError(f"internal error: {type(error).__name__}: {error}", transient=False)
 
 
 @dataclass
@@ -210,7 +215,9 @@ class _Run:
         self.client = Client(settings)
         # A sent-log that cannot be written stops the run: every ping sent from then on
         # would be sent again by the next build.
-        self.scheduler = Scheduler(settings.concurrency, settings.per_host, lambda: log.failed)
+        self.scheduler = Scheduler(
+            settings.concurrency, settings.per_host, lambda: log.failed, logger
+        )
         self.targets_of: dict[str, set[str]] = defaultdict(set)  # what a live check looks for
         self.unlinked_of: dict[str, set[str]] = defaultdict(set)  # links it must not find
         self.deleted: set[str] = set()  # gone sources that answered 404 or 410

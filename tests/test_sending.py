@@ -6,12 +6,13 @@ deployed page that links to it, and reads the outcome from the sent-log.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import pytest
 
-from linkback import Settings, Source, send
+from linkback import Settings, Source, dispatch, send
 from tests.conftest import entry, links_to
 from tests.peer import Answer, Peer, PeerHandler, trackback_answer, xmlrpc_answer
 
@@ -411,3 +412,35 @@ def test_a_target_page_that_answers_429_for_ever_is_fetched_twice(
     result = run(publish("post", links_to(target)), settings, target)
     assert peer.requests.count(("GET", "/busy/")) == 2
     assert (result["status"], result["retry"]) == ("failed", True)
+
+
+def test_a_bug_in_a_step_is_loud_recorded_and_the_run_goes_on(
+    peer: Peer,
+    publish: Publish,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A step that raises is a bug in linkback, not a bad target: a WARNING with its
+    traceback on the run's logger, a failure recorded against that link, the others sent."""
+    buggy, fine = peer.post_url("webmention", "buggy"), peer.post_url("webmention", "fine")
+    real_discover = dispatch.discover
+
+    def discover_with_a_bug(url: str, *args: object, **kwargs: object) -> object:
+        if "buggy" in url:
+            raise KeyError("a bug")
+        return real_discover(url, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dispatch, "discover", discover_with_a_bug)
+    source = publish("post", links_to(buggy, fine))
+    run_logger = logging.getLogger("tests.run")
+    with caplog.at_level(logging.WARNING, logger="tests.run"):
+        report = send([source], settings, logger=run_logger)
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.name == "tests.run" and "internal error" in warning.getMessage()
+    assert warning.exc_info is not None and warning.exc_info[0] is KeyError
+    failed = entry(settings, source.url, buggy)
+    assert (failed["status"], failed["retry"]) == ("failed", False)
+    assert failed["detail"] == "internal error: KeyError: 'a bug'"
+    assert entry(settings, source.url, fine)["status"] == "sent"
+    assert (report.sent["webmention"], report.failed) == (1, 1)
