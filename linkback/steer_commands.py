@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import steer
+from . import folder, steer
 from .config_file import SiteConfig, adapter, command_settings
 from .sentlog import STATUSES
 from .settings import ConfigError
@@ -92,16 +92,10 @@ def _baseline(
     settings.check_for_sending()  # the pages' URLs are made from it: refuse before building
     sources: list[Source]
     if args.output_dir is not None:
-        from .cli import read_page, selectors_for
-
         if not args.output_dir.is_dir():
             raise ConfigError(f"{args.output_dir} is not a folder")
-        chosen = selectors_for(args.content_selector)
-        found = (
-            read_page(path, args.output_dir, settings.site_url, chosen)
-            for path in sorted(args.output_dir.rglob("*.html"))
-        )
-        sources = [source for source in found if source is not None]
+        found = folder.read_pages(args.output_dir, settings.site_url, args.content_selector)
+        sources = [source for _, source in found]
     else:
         assert site is not None
         logger.info("linkback: building %s to read its pages (nothing is written)", site.path)
