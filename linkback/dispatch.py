@@ -23,8 +23,9 @@ from . import links
 from .discovery import Endpoints, discover
 from .http import Client, FetchError, Response
 from .jobs import Job
+from .outcome import Outcome, Verdict
 from .progress import ProgressDisplay, ProgressOption
-from .protocols import SENDERS, Outcome, failure_of, http_failure
+from .protocols import SENDERS, failure_of, http_failure
 from .report import Report
 from .sentlog import Entry, SentLog, now_iso
 from .settings import Settings
@@ -125,7 +126,8 @@ class Scheduler:
             return future.result()
         except Exception as error:  # noqa: BLE001 - recorded against the link, with its type
             self.logger.warning("linkback: internal error in a step (a bug)", exc_info=True)
-            return FetchError(f"internal error: {type(error).__name__}: {error}", transient=False)
+            detail = f"internal error: {type(error).__name__}: {error}"
+            return FetchError(detail, Verdict.PERMANENT)
 
     def _next_wake(self) -> float | None:
         """When the earliest paused host with waiting steps may go on, if any."""
@@ -306,7 +308,7 @@ class _Run:
             self._finish(job, failure_of(answer), protocol=None, endpoint=None)
             return
         if isinstance(answer, Response):
-            failure = http_failure(answer) or Outcome(False, f"HTTP {answer.status}")
+            failure = http_failure(answer) or Outcome(Verdict.PERMANENT, f"HTTP {answer.status}")
             self._finish(job, failure, protocol=None, endpoint=None)
             return
         # An update goes by Webmention alone: pingbacks and trackbacks are never sent again.
@@ -388,8 +390,7 @@ class _Run:
         if self._again_after_pause((job.ping.source, job.key), host_key(endpoint), outcome.pause):
             self._ping(job, first=True)
             return
-        permanent = not (outcome.sent or outcome.transient or outcome.blocked)
-        if permanent and job.index + 1 < len(job.candidates):
+        if outcome.verdict is Verdict.PERMANENT and job.index + 1 < len(job.candidates):
             self._log_result(
                 job, f"{protocol} failed ({outcome.detail})", "trying the next protocol"
             )
@@ -415,7 +416,7 @@ class _Run:
             self.scheduler.pause(host, seconds)
             return True
         for step in self.scheduler.drain(host):
-            step.then(FetchError("rate limited; left for the next build", transient=True))
+            step.then(FetchError("rate limited; left for the next build", Verdict.TRANSIENT))
         return False
 
     def _finish(
@@ -428,10 +429,11 @@ class _Run:
     ) -> None:
         if outcome.sent:
             self._record(job, "sent", protocol, endpoint, outcome.detail, retry=False)
-        elif outcome.blocked:
+        elif outcome.verdict is Verdict.BLOCKED:
             self._record(job, "skipped", protocol, endpoint, outcome.detail, retry=False)
         else:
-            retry = outcome.transient and job.attempts + 1 < self.settings.max_attempts
+            transient = outcome.verdict is Verdict.TRANSIENT
+            retry = transient and job.attempts + 1 < self.settings.max_attempts
             self._record(job, "failed", protocol, endpoint, outcome.detail, retry=retry)
 
     def _record_pending(self, job: Job, state: _LiveState) -> None:

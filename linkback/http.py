@@ -67,6 +67,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, HTTPError, NewConnectionError, SSLError
 
+from .outcome import Verdict
 from .settings import ConfigError, Settings
 
 MAX_REDIRECTS = 5
@@ -86,13 +87,13 @@ Resolver = Callable[[str, int], Sequence[str]]
 
 
 class FetchError(Exception):
-    """A request that produced no usable answer; ``transient`` says if a later try may work,
-    ``blocked`` that the address rule refused it (never tried again)."""
+    """A request that produced no usable answer, and whether a later try may work
+    (:attr:`Verdict.TRANSIENT`), may not (``PERMANENT``), or was refused by the address rule
+    (``BLOCKED``, never tried again)."""
 
-    def __init__(self, message: str, *, transient: bool, blocked: bool = False) -> None:
+    def __init__(self, message: str, verdict: Verdict) -> None:
         super().__init__(message)
-        self.transient = transient
-        self.blocked = blocked
+        self.verdict = verdict
 
 
 # The address rule ---------------------------------------------------------------------------
@@ -444,15 +445,15 @@ class _Target:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS:
-            raise FetchError(f"not an http(s) URL: {url}", transient=False)
+            raise FetchError(f"not an http(s) URL: {url}", Verdict.PERMANENT)
         try:
             port = parts.port or _DEFAULT_PORTS[scheme]
             host = (parts.hostname or "").rstrip(".")
             host = host if _is_ip(host) else host.encode("idna").decode("ascii")
         except (ValueError, UnicodeError) as error:
-            raise FetchError(f"invalid URL {url}: {error}", transient=False) from None
+            raise FetchError(f"invalid URL {url}: {error}", Verdict.PERMANENT) from None
         if not _HOST_NAME.fullmatch(host) and not _is_ip(host):
-            raise FetchError(f"invalid host name in URL {url}", transient=False)
+            raise FetchError(f"invalid host name in URL {url}", Verdict.PERMANENT)
         shown = f"[{host}]" if ":" in host else host
         if parts.port is not None and parts.port != _DEFAULT_PORTS[scheme]:
             shown = f"{shown}:{port}"
@@ -536,13 +537,15 @@ class Client:
         except (HTTPError, OSError, http.client.HTTPException, ValueError) as error:
             if deadline.expired:
                 raise self._cut_off() from None
-            raise FetchError(_describe(error), transient=True) from None
+            raise FetchError(_describe(error), Verdict.TRANSIENT) from None
         finally:
             deadline.finish()
             _current.deadline = None
 
     def _cut_off(self) -> FetchError:
-        return FetchError(f"no complete answer within {self.settings.timeout:g} s", transient=True)
+        return FetchError(
+            f"no complete answer within {self.settings.timeout:g} s", Verdict.TRANSIENT
+        )
 
     def _follow(
         self,
@@ -587,7 +590,7 @@ class Client:
             if answer.status in (301, 302, 303) and method != "GET":
                 method, body = "GET", None
                 headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-        raise FetchError(f"more than {self.max_redirects} redirects", transient=False)
+        raise FetchError(f"more than {self.max_redirects} redirects", Verdict.PERMANENT)
 
     def _address(self, target: _Target, deadline: _Deadline) -> str:
         """The one address this hop connects to, resolved within the deadline and checked."""
@@ -598,8 +601,7 @@ class Client:
                 raise FetchError(
                     f"{target.host} resolves to non-public address {refused[0]} "
                     "(set allow_private to allow)",
-                    transient=False,
-                    blocked=True,
+                    Verdict.BLOCKED,
                 )
         return addresses[0]
 
@@ -617,13 +619,13 @@ class Client:
         except FutureTimeout:
             raise FetchError(
                 f"cannot resolve {target.host} within {self.settings.timeout:g} s",
-                transient=True,
+                Verdict.TRANSIENT,
             ) from None
         except (OSError, UnicodeError) as error:
             # NXDOMAIN included: a name may be registered, or DNS back, by the next build.
-            raise FetchError(f"cannot resolve {target.host}: {error}", transient=True) from None
+            raise FetchError(f"cannot resolve {target.host}: {error}", Verdict.TRANSIENT) from None
         if not addresses:
-            raise FetchError(f"cannot resolve {target.host}: no address", transient=True)
+            raise FetchError(f"cannot resolve {target.host}: no address", Verdict.TRANSIENT)
         now = time.monotonic()
         with self._count_lock:
             if len(self._resolved) >= 4096:  # a long-running service sees many hosts

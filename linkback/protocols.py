@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import time
 import xmlrpc.client
-from dataclasses import dataclass
 from typing import Any
 from xml.parsers import expat
 
@@ -14,6 +13,7 @@ from lxml import etree
 from .http import Client, FetchError, Response
 from .jobs import Ping
 from .links import plain_excerpt
+from .outcome import Outcome, Verdict, failure
 
 DEFAULT_RATE_LIMIT_PAUSE = 20.0
 # Pingback 1.0 fault codes, and 429 as WordPress uses it for "one ping per 15 s".
@@ -33,19 +33,8 @@ _PINGBACK_REASONS = {
 _SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """The result of one ping or discovery; ``pause`` asks the scheduler to rest the host."""
-
-    sent: bool
-    detail: str
-    transient: bool = False
-    blocked: bool = False
-    pause: float | None = None
-
-
 def failure_of(error: FetchError) -> Outcome:
-    return Outcome(False, str(error), transient=error.transient, blocked=error.blocked)
+    return Outcome(error.verdict, str(error))
 
 
 def http_failure(response: Response) -> Outcome | None:
@@ -55,8 +44,8 @@ def http_failure(response: Response) -> Outcome | None:
         return None
     detail = f"HTTP {status}"
     if status == 429:
-        return Outcome(False, detail, transient=True, pause=retry_after(response))
-    return Outcome(False, detail, transient=status >= 500)
+        return failure(detail, transient=True, pause=retry_after(response))
+    return failure(detail, transient=status >= 500)
 
 
 def retry_after(response: Response) -> float:
@@ -88,7 +77,7 @@ _TRACKBACK_FORM = _FORM + "; charset=utf-8"  # as the Trackback spec shows it
 def send_webmention(client: Client, endpoint: str, ping: Ping) -> Outcome:
     """W3C Webmention 3.1.3: any 2xx is success (201 and 202 say "queued")."""
     answer = post(client, endpoint, {"source": ping.source, "target": ping.target}, _FORM)
-    return answer if isinstance(answer, Outcome) else Outcome(True, f"HTTP {answer.status}")
+    return answer if isinstance(answer, Outcome) else Outcome(Verdict.SENT, f"HTTP {answer.status}")
 
 
 class _SafeExpatParser(xmlrpc.client.ExpatParser):
@@ -124,23 +113,23 @@ def send_pingback(client: Client, endpoint: str, ping: Ping) -> Outcome:
     except xmlrpc.client.Fault as fault:
         return _pingback_fault(fault, response)
     except (ValueError, expat.ExpatError, xmlrpc.client.ResponseError, TypeError) as error:
-        return Outcome(False, f"malformed XML-RPC answer: {error}")
+        return Outcome(Verdict.PERMANENT, f"malformed XML-RPC answer: {error}")
     if result and isinstance(result[0], str):
-        return Outcome(True, f"pingback accepted: {result[0][:120]}")
-    return Outcome(False, "malformed XML-RPC answer: no string result")
+        return Outcome(Verdict.SENT, f"pingback accepted: {result[0][:120]}")
+    return Outcome(Verdict.PERMANENT, "malformed XML-RPC answer: no string result")
 
 
 def _pingback_fault(fault: xmlrpc.client.Fault, response: Response) -> Outcome:
     try:
         code = int(fault.faultCode)
     except (TypeError, ValueError):
-        return Outcome(False, f"malformed XML-RPC fault: {fault.faultCode!r}")
+        return Outcome(Verdict.PERMANENT, f"malformed XML-RPC fault: {fault.faultCode!r}")
     detail = f"fault {code}: {_PINGBACK_REASONS.get(code, str(fault.faultString)[:120])}"
     if code == _PINGBACK_ALREADY:
-        return Outcome(True, detail)
+        return Outcome(Verdict.SENT, detail)
     if code == 429:
-        return Outcome(False, detail, transient=True, pause=retry_after(response))
-    return Outcome(False, detail, transient=code in _PINGBACK_TRANSIENT)
+        return failure(detail, transient=True, pause=retry_after(response))
+    return failure(detail, transient=code in _PINGBACK_TRANSIENT)
 
 
 def send_trackback(client: Client, endpoint: str, ping: Ping) -> Outcome:
@@ -157,14 +146,14 @@ def send_trackback(client: Client, endpoint: str, ping: Ping) -> Outcome:
     try:
         root = etree.fromstring(response.body, parser=_SAFE_XML)
     except etree.XMLSyntaxError as error:
-        return Outcome(False, f"malformed trackback answer: {error}")
+        return Outcome(Verdict.PERMANENT, f"malformed trackback answer: {error}")
     code = (root.findtext("error") or "").strip() if root is not None else ""
     if code == "0":
-        return Outcome(True, "trackback accepted")
+        return Outcome(Verdict.SENT, "trackback accepted")
     if not code:
-        return Outcome(False, "malformed trackback answer: no <error> element")
+        return Outcome(Verdict.PERMANENT, "malformed trackback answer: no <error> element")
     message = (root.findtext("message") or "").strip()
-    return Outcome(False, f"trackback error {code}: {message or 'no message'}"[:300])
+    return Outcome(Verdict.PERMANENT, f"trackback error {code}: {message or 'no message'}"[:300])
 
 
 SENDERS = {

@@ -24,6 +24,7 @@ import pytest
 
 from linkback import Settings, Source, send
 from linkback.http import Client, FetchError
+from linkback.outcome import Verdict
 from tests.conftest import entry, links_to
 from tests.peer import Peer, PeerHandler, Route
 from tests.tls import Web
@@ -97,8 +98,7 @@ def ends_as_a_transient_failure(client: Client, url: str) -> None:
     with pytest.raises(FetchError, match=f"no complete answer within {TIMEOUT:g} s") as failed:
         client.get(url)
     assert time.monotonic() - started < TIMEOUT + 1
-    assert failed.value.transient is True
-    assert failed.value.blocked is False
+    assert failed.value.verdict is Verdict.TRANSIENT
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -153,7 +153,7 @@ def test_a_deadline_during_redirects_covers_them_all(
     with pytest.raises(FetchError) as failed:
         client.get(url)
     assert time.monotonic() - started < TIMEOUT + 1
-    assert failed.value.transient is True
+    assert failed.value.verdict is Verdict.TRANSIENT
 
 
 def cut_short(head: bytes, body: bytes) -> Route:
@@ -180,7 +180,7 @@ def test_a_body_the_server_cuts_short_is_a_transient_failure(
     url = server.add_handler("/short/", route)
     with pytest.raises(FetchError) as failed:
         Client(quick, resolver=web.resolve).get(url)
-    assert failed.value.transient is True
+    assert failed.value.verdict is Verdict.TRANSIENT
 
 
 # What the engine records for a cut-off page --------------------------------------------------

@@ -21,6 +21,7 @@ import urllib3
 
 from linkback import Settings, Source, send
 from linkback.http import Client, FetchError, MappedResolver, system_resolver
+from linkback.outcome import Verdict
 from tests import test_mkdocs as mkdocs_e2e
 from tests import test_pelican as pelican_e2e
 from tests.conftest import entry, links_to
@@ -125,7 +126,7 @@ def test_a_certificate_for_another_name_is_refused(
     impostor = Peer(web.address("bank.test"), name="bank.test", context=ca.server_context("x.test"))
     with impostor, pytest.raises(FetchError, match="certificate not accepted") as refused:
         Client(make_https_settings(), resolver=web.resolve).get(impostor.post_url("all"))
-    assert refused.value.transient is True
+    assert refused.value.verdict is Verdict.TRANSIENT
     assert impostor.seen == []
 
 
@@ -157,7 +158,7 @@ def test_a_name_that_does_not_resolve_is_transient_not_blocked(
 
     with pytest.raises(FetchError, match="cannot resolve blog.test") as failed:
         Client(make_https_settings(), resolver=flaky).get("https://blog.test/")
-    assert (failed.value.transient, failed.value.blocked) == (True, False)
+    assert failed.value.verdict is Verdict.TRANSIENT
 
 
 def test_a_resolver_that_hangs_is_held_to_the_deadline(
@@ -171,7 +172,7 @@ def test_a_resolver_that_hangs_is_held_to_the_deadline(
     with pytest.raises(FetchError, match="within 1 s") as failed:
         Client(make_https_settings(timeout=1), resolver=hanging).get("https://slow.test/")
     assert time.monotonic() - started < 2
-    assert failed.value.transient is True
+    assert failed.value.verdict is Verdict.TRANSIENT
 
 
 def test_a_name_on_loopback_is_blocked_without_allow_private(
@@ -180,7 +181,7 @@ def test_a_name_on_loopback_is_blocked_without_allow_private(
     client = Client(make_https_settings(allow_private=False), resolver=web.resolve)
     with pytest.raises(FetchError, match="non-public address 127.0.1.1") as refused:
         client.get(blog.post_url("all"))
-    assert (refused.value.blocked, refused.value.transient) == (True, False)
+    assert refused.value.verdict is Verdict.BLOCKED
     assert blog.seen == []
 
 
@@ -194,7 +195,7 @@ def test_a_host_that_cannot_be_a_name_is_a_failure_not_a_traceback(
     client = Client(make_https_settings(), resolver=lambda host, port: asked.append(host) or [])
     with pytest.raises(FetchError, match="invalid") as failed:
         client.get(url)
-    assert failed.value.transient is False
+    assert failed.value.verdict is Verdict.PERMANENT
     assert asked == []  # never looked up
 
 

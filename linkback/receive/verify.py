@@ -21,6 +21,7 @@ from lxml import etree
 
 from ..display.model import RSVP_VALUES, Kind, sanitise
 from ..http import Client, FetchError, Response
+from ..outcome import Verdict
 from ..urls import host_of, normalise, page_key
 from .config import ServiceConfig
 from .fetch import PAGE_CAP, HostSlots, SourceWindow, make_client
@@ -339,7 +340,7 @@ class Verifier:
             if not sync:  # another thread is fetching it: come back for its answer
                 raise Busy(source)
             if not self.window.wait(source, client.settings.timeout):
-                raise FetchError("the source was too slow to answer", transient=True)
+                raise FetchError("the source was too slow to answer", Verdict.TRANSIENT)
         try:
             return self._fetch(client, source, sync=sync)
         finally:
@@ -350,7 +351,7 @@ class Verifier:
         host = host_of(source)
         if not self.slots.acquire(host, client.settings.timeout if sync else 0.0):
             if sync:
-                raise FetchError(f"too many fetches in flight to {host}", transient=True)
+                raise FetchError(f"too many fetches in flight to {host}", Verdict.TRANSIENT)
             raise Busy(host)
         try:
             response = client.get(source, cap=PAGE_CAP)
@@ -381,7 +382,7 @@ class Verifier:
         try:
             response = self.fetch(source, sync=sync, reuse=reuse)
         except FetchError as error:
-            if error.transient:
+            if error.verdict is Verdict.TRANSIENT:
                 return Transient(str(error), slow="within" in str(error))
             return Refused(str(error))
         return judge(response, target, max_links=self.config.max_links)
