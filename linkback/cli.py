@@ -24,7 +24,7 @@ from .engine import deliver, preflight, send
 from .http import Client, FetchError
 from .receive import commands as receive_commands
 from .report import Report
-from .sentlog import read_links, require_log
+from .sentlog import Status, read_links, require_log
 from .settings import OPTIONS, ConfigError, Option, Settings, is_http_url
 from .terminal import printable
 from .version import __version__
@@ -271,21 +271,18 @@ def _status(settings: Settings) -> int:
         for target, entry in targets.items()
     ]
     print(f"{settings.sent_log_path}: {len(entries)} links")
-    by_status = Counter(entry.get("status") for _, _, entry in entries)
-    for status, count in sorted(by_status.items(), key=lambda item: str(item[0])):
+    by_status = Counter(entry["status"] for _, _, entry in entries)
+    for status, count in sorted(by_status.items(), key=lambda item: item[0].value):
         protocols = Counter(
-            e.get("protocol") or "no protocol" for _, _, e in entries if e.get("status") == status
+            e.get("protocol") or "no protocol" for _, _, e in entries if e["status"] is status
         )
         detail = ", ".join(f"{n} {p}" for p, n in sorted(protocols.items()))
         print(f"  {status}: {count} ({detail})")
     for source, target, entry in entries:
-        if entry.get("status") in ("failed", "pending"):
-            retry = (
-                " (retry next build)"
-                if entry.get("status") == "failed" and entry.get("retry")
-                else ""
-            )
-            line = f"{entry['status']}: {source} -> {target}: {entry.get('detail') or ''}"
+        status = entry["status"]
+        if status in (Status.FAILED, Status.PENDING):
+            retry = " (retry next build)" if status is Status.FAILED and entry.get("retry") else ""
+            line = f"{status}: {source} -> {target}: {entry.get('detail') or ''}"
             print(printable(line) + retry)
     return 0
 

@@ -27,7 +27,7 @@ from .outcome import Outcome, Verdict
 from .progress import ProgressDisplay, ProgressOption
 from .protocols import SENDERS, failure_of, http_failure
 from .report import Report
-from .sentlog import Entry, SentLog, now_iso
+from .sentlog import Entry, SentLog, Status, now_iso
 from .settings import Settings
 from .terminal import printable
 
@@ -316,7 +316,8 @@ class _Run:
             ("webmention",) if job.update else self.settings.protocols
         )
         if not job.candidates:
-            self._record(job, "no-endpoint", None, None, "no endpoint advertised", retry=False)
+            detail = "no endpoint advertised"
+            self._record(job, Status.NO_ENDPOINT, None, None, detail, retry=False)
             return
         self.ping_when_live(job)
 
@@ -428,48 +429,36 @@ class _Run:
         endpoint: str | None,
     ) -> None:
         if outcome.sent:
-            self._record(job, "sent", protocol, endpoint, outcome.detail, retry=False)
+            self._record(job, Status.SENT, protocol, endpoint, outcome.detail, retry=False)
         elif outcome.verdict is Verdict.BLOCKED:
-            self._record(job, "skipped", protocol, endpoint, outcome.detail, retry=False)
+            self._record(job, Status.SKIPPED, protocol, endpoint, outcome.detail, retry=False)
         else:
             transient = outcome.verdict is Verdict.TRANSIENT
             retry = transient and job.attempts + 1 < self.settings.max_attempts
-            self._record(job, "failed", protocol, endpoint, outcome.detail, retry=retry)
+            self._record(job, Status.FAILED, protocol, endpoint, outcome.detail, retry=retry)
 
     def _record_pending(self, job: Job, state: _LiveState) -> None:
         """Pending keeps what ``linkback deliver`` needs to send without the build."""
         protocol, endpoint = job.candidates[0]
         detail = state.why_not(job)
         self.report.waiting.setdefault(job.ping.source, detail)
-        self._record(
-            job,
-            "pending",
-            protocol,
-            endpoint,
-            detail,
-            retry=True,
-            attempted=False,
-            endpoints=[list(candidate) for candidate in job.candidates],
-            title=job.ping.title,
-            excerpt=job.ping.excerpt,
-            blog_name=job.ping.blog_name,
-            need_link=job.need_link,
-        )
+        self._record(job, Status.PENDING, protocol, endpoint, detail, retry=True, pending=True)
 
     def _record(
         self,
         job: Job,
-        status: str,
+        status: Status,
         protocol: str | None,
         endpoint: str | None,
         detail: str,
         *,
         retry: bool,
-        attempted: bool = True,
-        **extra: Any,
+        pending: bool = False,
     ) -> None:
+        """Record the pair's result; a pending one was not attempted, and keeps its ping."""
         stamp = now_iso()
         previous = job.previous or {}
+        attempted = not pending
         entry: Entry = {
             "status": status,
             "protocol": protocol,
@@ -479,28 +468,12 @@ class _Run:
             "last_attempt": stamp if attempted else previous.get("last_attempt"),
             "detail": detail,
             "retry": retry,
-            **extra,
+            **(job.pending_fields() if pending else {}),
+            **job.marks(),
         }
-        if job.update:  # a later change sends a failed or waiting update again
-            entry.update(update=True, unlinked=job.unlinked)
-        self._store(job, entry)
-
-    def _store(self, job: Job, entry: Entry) -> None:
-        status = entry["status"]
-        report = self.report
-        if status == "sent":
-            report.sent[entry["protocol"]] += 1
-        elif status == "no-endpoint":
-            report.no_endpoint += 1
-        elif status == "pending":
-            report.pending += 1
-        elif status == "skipped":
-            report.skipped += 1
-        else:
-            report.failed += 1
-            report.failed_retry += bool(entry["retry"])
-        via = " ".join(filter(None, (entry["protocol"], entry["endpoint"])))
-        self._log_result(job, status, f"{via}: {entry['detail']}" if via else entry["detail"])
+        self.report.count(entry)
+        via = " ".join(filter(None, (protocol, endpoint)))
+        self._log_result(job, status, f"{via}: {detail}" if via else detail)
         self.log.record(job.ping.source, job.key, entry)
         self.progress.advance()
 

@@ -25,12 +25,13 @@ from .sentlog import (
     SentLogError,
     Snapshot,
     SourceState,
+    Status,
     check_writable,
     is_settled,
     require_log,
     snapshot,
 )
-from .settings import PROTOCOLS, Settings
+from .settings import Settings
 from .source import Source
 from .terminal import printable
 
@@ -102,9 +103,9 @@ def updatable(entry: Entry, *, linked: bool = False) -> bool:
     if entry.get("protocol") != "webmention":
         return False
     status = entry.get("status")
-    if status == "sent":
+    if status is Status.SENT:
         return linked or not entry.get("unlinked")
-    return bool(entry.get("update")) and status in ("failed", "pending")
+    return entry.get("update", False) and status in (Status.FAILED, Status.PENDING)
 
 
 def _plan_page(
@@ -168,7 +169,7 @@ def _update_job(
     counted from its first attempt again (``max_attempts`` is per sending, not per pair)."""
     from .jobs import Job
 
-    previous = {"first_attempt": entry.get("first_attempt")}
+    previous: Entry = {"first_attempt": entry.get("first_attempt")}
     return Job(
         ping,
         previous,
@@ -307,7 +308,7 @@ def _record_baseline(pairs: list[tuple[str, str]], log: SentLog, report: Report)
 def baseline_entry() -> Entry:
     """A pair recorded as done without a request (``linkback baseline``, ``since``)."""
     return {
-        "status": "skipped",
+        "status": Status.SKIPPED,
         "protocol": None,
         "endpoint": None,
         "attempts": 0,
@@ -326,12 +327,12 @@ def _record_sources(settings: Settings, result: Plan, deleted: set[str], log: Se
     retry: set[str] = set()
     for job in result.jobs:
         entry = log.get(job.ping.source, job.key) or {}
-        if job.update and entry.get("status") == "failed" and entry.get("retry"):
+        if job.update and entry.get("status") is Status.FAILED and entry.get("retry"):
             retry.add(job.ping.source)
     for jobs in result.gone.values():
         for job in jobs:
             entry = log.get(job.ping.source, job.key) or {}
-            if entry.get("status") == "failed" and entry.get("retry"):
+            if entry.get("status") is Status.FAILED and entry.get("retry"):
                 retry.add(job.ping.source)
     for url, mark in _digests_to_record(settings, result, log).items():
         if url not in retry:
@@ -404,7 +405,7 @@ def deliver(
     The sent-log must exist (a missing one is a wrong folder or a mistyped name, never
     "nothing to do"). Requests name the site the log was written for, as the build did.
     """
-    from .jobs import Job, Ping  # deferred: see _plan_page
+    from .jobs import Job  # deferred: see _plan_page
 
     logger = _logger(logger)
     started = time.monotonic()
@@ -415,30 +416,10 @@ def deliver(
         todo = []
         sources = set()
         for source, key, entry in log.entries():
-            if entry.get("status") != "pending":
+            if entry.get("status") is not Status.PENDING:
                 continue
             sources.add(source)
-            ping = Ping(
-                source,
-                key,
-                title=entry.get("title", ""),
-                excerpt=entry.get("excerpt", ""),
-                blog_name=entry.get("blog_name", settings.blog_name),
-            )
-            job = Job(
-                ping,
-                entry,
-                need_link=entry.get("need_link", True),
-                key=key,
-                update=entry.get("update", False),
-                unlinked=entry.get("unlinked", False),
-            )
-            saved = entry.get("endpoints") or [(entry.get("protocol"), entry.get("endpoint"))]
-            job.candidates = [
-                (str(pair[0]), str(pair[1]))
-                for pair in saved
-                if len(pair) == 2 and pair[0] in PROTOCOLS and pair[1]
-            ]
+            job = Job.from_pending(source, key, entry, settings.blog_name)
             todo.append(job)
         report = Report(
             pages=len(sources), links=len(todo), dry_run=settings.dry_run, delivering=True

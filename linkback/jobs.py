@@ -7,7 +7,9 @@ nor the HTML parser.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from .sentlog import Entry
+from .settings import PROTOCOLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +28,7 @@ class Job:
     """One (source, target) pair on its way from discovery to a recorded result."""
 
     ping: Ping
-    previous: dict[str, Any] | None
+    previous: Entry | None
     need_link: bool = True  # manual trackbacks only need the page to be served
     candidates: list[tuple[str, str]] = field(default_factory=list)
     index: int = 0
@@ -38,4 +40,43 @@ class Job:
 
     @property
     def attempts(self) -> int:
-        return int((self.previous or {}).get("attempts", 0) or 0)
+        return (self.previous or {}).get("attempts", 0)
+
+    def marks(self) -> Entry:
+        """What an entry of an update carries, so that a later change sends it again."""
+        return {"update": True, "unlinked": self.unlinked} if self.update else {}
+
+    def pending_fields(self) -> Entry:
+        """What a pending entry keeps so that ``linkback deliver`` can send it without the
+        build: read back by :meth:`from_pending`."""
+        return {
+            "endpoints": [list(candidate) for candidate in self.candidates],
+            "title": self.ping.title,
+            "excerpt": self.ping.excerpt,
+            "blog_name": self.ping.blog_name,
+            "need_link": self.need_link,
+        }
+
+    @classmethod
+    def from_pending(cls, source: str, key: str, entry: Entry, blog_name: str) -> Job:
+        """The job of a pending entry, as :meth:`pending_fields` and the update marks left
+        it; ``blog_name`` stands in for an entry written before it kept its own."""
+        ping = Ping(
+            source,
+            key,
+            title=entry.get("title", ""),
+            excerpt=entry.get("excerpt", ""),
+            blog_name=entry.get("blog_name", blog_name),
+        )
+        saved = entry.get("endpoints") or [
+            [entry.get("protocol") or "", entry.get("endpoint") or ""]
+        ]
+        return cls(
+            ping,
+            entry,
+            need_link=entry.get("need_link", True),
+            candidates=[(pair[0], pair[1]) for pair in saved if pair[0] in PROTOCOLS and pair[1]],
+            key=key,
+            update=entry.get("update", False),
+            unlinked=entry.get("unlinked", False),
+        )

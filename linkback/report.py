@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from .sentlog import Entry, Status
 from .settings import PROTOCOLS
 
 BASELINE = "baseline"  # the detail of a pair recorded without a request (baseline, since)
 
 
-def settled_kind(entry: Mapping[str, Any]) -> str:
+def settled_kind(entry: Entry) -> str:
     """What a pair settled in an earlier run counts as in a summary: its status, with the
     baseline told apart from a refusal by a safety rule ("already sent" is only ``sent``)."""
-    status = str(entry.get("status"))
-    if status == "skipped" and entry.get("detail") == BASELINE:
+    status = entry["status"]
+    if status is Status.SKIPPED and entry.get("detail") == BASELINE:
         return BASELINE
-    return status
+    return status.value
 
 
 @dataclass
@@ -54,6 +54,21 @@ class Report:
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
+    def count(self, entry: Entry) -> None:
+        """Count a pair this run recorded."""
+        status = entry["status"]
+        if status is Status.SENT:
+            self.sent[entry.get("protocol") or ""] += 1
+        elif status is Status.NO_ENDPOINT:
+            self.no_endpoint += 1
+        elif status is Status.PENDING:
+            self.pending += 1
+        elif status is Status.SKIPPED:
+            self.skipped += 1
+        else:
+            self.failed += 1
+            self.failed_retry += entry.get("retry", False)
+
     def count_settled(self, kinds: Mapping[str, int]) -> None:
         """Count pairs settled before this run (``kinds`` as :func:`settled_kind` names them)."""
         for kind, count in kinds.items():
@@ -79,8 +94,8 @@ class Report:
             parts.append(f"{total} sent" + (f" ({by_protocol})" if by_protocol else ""))
         if self.updates:
             parts.append(f"{self.updates} Webmention updates for changed or deleted pages")
-        parts.append(f"{self.earlier['sent']} already sent")
-        parts.append(f"{self.no_endpoint + self.earlier['no-endpoint']} without endpoint")
+        parts.append(f"{self.earlier[Status.SENT]} already sent")
+        parts.append(f"{self.no_endpoint + self.earlier[Status.NO_ENDPOINT]} without endpoint")
         if self.baseline or self.earlier[BASELINE]:
             parts.append(f"{self.baseline + self.earlier[BASELINE]} skipped as baseline")
         if self.pending:
@@ -90,17 +105,17 @@ class Report:
                 else "run `linkback deliver` after the upload"
             )
             parts.append(f"{self.pending} pending until live ({later})")
-        if self.skipped or self.earlier["skipped"]:
+        if self.skipped or self.earlier[Status.SKIPPED]:
             parts.append(
-                f"{self.skipped + self.earlier['skipped']} skipped by safety rules"
-                + (" (`linkback retry` tries them again)" if self.earlier["skipped"] else "")
+                f"{self.skipped + self.earlier[Status.SKIPPED]} skipped by safety rules"
+                + (" (`linkback retry` tries them again)" if self.earlier[Status.SKIPPED] else "")
             )
         if self.failed:
             later = f"{self.failed_retry} retry next build" if self.failed_retry else "no retry"
             parts.append(f"{self.failed} failed ({later})")
-        if self.earlier["failed"]:
+        if self.earlier[Status.FAILED]:
             parts.append(
-                f"{self.earlier['failed']} failed earlier, not retried "
+                f"{self.earlier[Status.FAILED]} failed earlier, not retried "
                 "(`linkback retry` tries them again)"
             )
         return f"{head}: {', '.join(parts)} in {self.seconds:.1f} s"

@@ -19,18 +19,57 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypedDict
 
 from .settings import PROTOCOLS, ConfigError
 
 VERSION = 1
-STATUSES = ("sent", "no-endpoint", "failed", "skipped", "pending")
-SETTLED = ("sent", "no-endpoint", "skipped")
 LOCK_WAIT_SECONDS = 60.0
 _WRITE_CHUNK = 256 * 1024  # characters encoded and written at once by replace_file
 
-Entry = dict[str, Any]
+
+class Status(str, Enum):
+    """A pair's state in the sent-log; a ``str``, so the JSON holds its value as it is."""
+
+    SENT = "sent"
+    NO_ENDPOINT = "no-endpoint"
+    FAILED = "failed"  # tried again by a later build when its entry says "retry"
+    SKIPPED = "skipped"  # refused by a safety rule, or a baseline: no request
+    PENDING = "pending"  # waits for its page to be live (``linkback deliver``)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STATUSES = tuple(status.value for status in Status)
+SETTLED = frozenset((Status.SENT, Status.NO_ENDPOINT, Status.SKIPPED))
+
+
+class Entry(TypedDict, total=False):
+    """One (source, target) pair's record, as the JSON holds it (SPEC "The sent-log").
+    ``status`` is always there; the other fields as the status and the protocol need."""
+
+    status: Status
+    protocol: str | None
+    endpoint: str | None
+    attempts: int
+    first_attempt: str | None
+    last_attempt: str | None
+    detail: str | None
+    retry: bool
+    # A pending ping: what ``linkback deliver`` needs to send it without the build.
+    endpoints: list[list[str]]
+    title: str
+    excerpt: str
+    blog_name: str
+    need_link: bool
+    # A Webmention sent again (W3C 3.1.4): an update, and whether the page still links.
+    update: bool
+    unlinked: bool
+
+
 Links = dict[str, dict[str, Entry]]
 
 
@@ -142,6 +181,7 @@ def parse_log(path: Path, raw: bytes) -> LogData:
                     f"the sent-log {path} has a bad entry for {source} -> {target}: {problem}; "
                     "it was left untouched"
                 )
+            entry["status"] = Status(entry["status"])
     site_url = data.get("site_url", "")
     if not isinstance(site_url, str):
         raise SentLogError(
@@ -280,7 +320,7 @@ def is_settled(entry: Entry | None) -> bool:
     if entry is None:
         return False
     status = entry.get("status")
-    return status in SETTLED or (status == "failed" and not entry.get("retry"))
+    return status in SETTLED or (status is Status.FAILED and not entry.get("retry"))
 
 
 class SentLog:
@@ -449,7 +489,7 @@ class SentLog:
         lost = [
             f"{source} -> {target}"
             for _, source, target in self._unwritten
-            if self.links.get(source, {}).get(target, {}).get("status") == "sent"
+            if self.links.get(source, {}).get(target, {}).get("status") is Status.SENT
         ]
         said = (
             f"{len(lost)} sent but not recorded (the next build sends them again): "

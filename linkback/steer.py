@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import links, pagecache
 from .engine import baseline_entry, updatable
 from .report import BASELINE
-from .sentlog import STATUSES, Entry, SentLog, require_log
+from .sentlog import STATUSES, Entry, SentLog, Status, require_log
 from .settings import ConfigError, Settings
 from .source import Source
 
@@ -61,7 +61,7 @@ def retriable(source: str, key: str, entry: Entry) -> bool:
     """What ``linkback retry`` forgets: failures, and pairs refused by a safety rule (a run
     without ``--allow-private``, say), never a baseline."""
     status = entry.get("status")
-    return status == "failed" or (status == "skipped" and entry.get("detail") != BASELINE)
+    return status is Status.FAILED or (status is Status.SKIPPED and entry.get("detail") != BASELINE)
 
 
 def forget(
