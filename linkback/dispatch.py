@@ -22,13 +22,11 @@ from urllib.parse import urlsplit
 from . import links
 from .discovery import Endpoints, discover
 from .http import Client, FetchError, Response
-from .jobs import Job
+from .jobs import Job, RunContext
 from .outcome import Outcome, Verdict
-from .progress import ProgressDisplay, ProgressOption
+from .progress import ProgressDisplay
 from .protocols import SENDERS, failure_of, http_failure
-from .report import Report
-from .sentlog import Entry, SentLog, Status, now_iso
-from .settings import Settings
+from .sentlog import Entry, Status, now_iso
 from .terminal import printable
 
 PAUSE_BUDGET_SECONDS = 60.0  # rate-limit pauses a run accepts before leaving the rest for later
@@ -201,18 +199,12 @@ def _serves_content(content: str, body: bytes) -> bool:
 class _Run:
     """The state of one send or deliver: what is waiting for what."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        log: SentLog,
-        report: Report,
-        logger: logging.Logger,
-        progress: ProgressDisplay,
-    ) -> None:
+    def __init__(self, context: RunContext, progress: ProgressDisplay) -> None:
+        settings, log = context.settings, context.log
         self.settings = settings
         self.log = log
-        self.report = report
-        self.logger = logger
+        self.report = context.report
+        self.logger = logger = context.logger
         self.progress = progress
         self.client = Client(settings)
         # A sent-log that cannot be written stops the run: every ping sent from then on
@@ -274,7 +266,7 @@ class _Run:
         source = job.ping.source
         state = self.live.get(source)
         if state is not None:
-            self._ping(job) if state.allows(job) else self._record_pending(job, state)
+            self._ping_or_wait(job, state)
             return
         self.waiting_for_live[source].append(job)
         if len(self.waiting_for_live[source]) == 1:
@@ -327,7 +319,14 @@ class _Run:
         state = self._live_state(source, answer, waiting[0].content if waiting else "")
         self.live[source] = state
         for job in waiting:
-            self._ping(job) if state.allows(job) else self._record_pending(job, state)
+            self._ping_or_wait(job, state)
+
+    def _ping_or_wait(self, job: Job, state: _LiveState) -> None:
+        """Ping now if the live page allows it; else the pair waits, recorded pending."""
+        if state.allows(job):
+            self._ping(job)
+        else:
+            self._record_pending(job, state)
 
     def _live_state(self, source: str, answer: Response | FetchError, content: str) -> _LiveState:
         """Is the page served, and with which of its targets? Parsed here, on the scheduler's
@@ -493,22 +492,16 @@ class _Run:
 
 
 def execute(
-    settings: Settings,
-    log: SentLog,
-    report: Report,
-    logger: logging.Logger,
-    progress: ProgressOption,
+    context: RunContext,
     jobs: list[Job],
     *,
     discover_first: bool,
-    gone: Mapping[str, list[Job]] | None = None,
+    gone: Mapping[str, list[Job]],
 ) -> set[str]:
     """Run the jobs, and check the pages of ``gone``; return those found deleted."""
-    gone = gone or {}
-    if not jobs and not gone:
-        return set()
-    display = ProgressDisplay(logger, progress)
-    run = _Run(settings, log, report, logger, display)
+    logger = context.logger
+    display = ProgressDisplay(logger, context.progress)
+    run = _Run(context, display)
     for job in jobs:
         (run.unlinked_of if job.unlinked else run.targets_of)[job.ping.source].add(job.ping.target)
     display.start(len(jobs))

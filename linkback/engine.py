@@ -36,7 +36,7 @@ from .source import Source
 from .terminal import printable
 
 if TYPE_CHECKING:
-    from .jobs import Job, Ping
+    from .jobs import Job, Ping, RunContext
     from .progress import ProgressOption
 
 
@@ -263,16 +263,10 @@ def send(
             with SentLog.open(path, writable=not settings.dry_run, logger=logger) as current:
                 jobs = _still_open(result, current, report)
                 _record_baseline(result.baseline, current, report)
-                deleted = _execute(
-                    settings,
-                    current,
-                    report,
-                    logger,
-                    progress,
-                    jobs,
-                    discover_first=True,
-                    gone=result.gone,
-                )
+                from .jobs import RunContext  # loaded already when there are jobs
+
+                context = RunContext(settings, current, report, logger, progress)
+                deleted = _execute(context, jobs, discover_first=True, gone=result.gone)
                 _record_sources(settings, result, deleted, current)
         if not settings.dry_run:
             _update_cache(settings, result, cache, current)
@@ -405,7 +399,7 @@ def deliver(
     The sent-log must exist (a missing one is a wrong folder or a mistyped name, never
     "nothing to do"). Requests name the site the log was written for, as the build did.
     """
-    from .jobs import Job  # deferred: see _plan_page
+    from .jobs import Job, RunContext  # deferred: see _plan_page
 
     logger = _logger(logger)
     started = time.monotonic()
@@ -424,15 +418,9 @@ def deliver(
         report = Report(
             pages=len(sources), links=len(todo), dry_run=settings.dry_run, delivering=True
         )
-        _execute(
-            settings.replace(check_live=True),
-            log,
-            report,
-            logger,
-            progress,
-            todo,
-            discover_first=False,
-        )
+        delivering = settings.replace(check_live=True)
+        context = RunContext(delivering, log, report, logger, progress)
+        _execute(context, todo, discover_first=False)
     for source, detail in sorted(report.waiting.items()):
         logger.info("linkback: %s still waits: %s", printable(source), printable(detail))
     report.seconds = time.monotonic() - started
@@ -440,11 +428,7 @@ def deliver(
 
 
 def _execute(
-    settings: Settings,
-    log: SentLog,
-    report: Report,
-    logger: logging.Logger,
-    progress: ProgressOption,
+    context: RunContext,
     jobs: list[Job],
     *,
     discover_first: bool,
@@ -455,6 +439,4 @@ def _execute(
         return set()  # nothing to send: the network stack is never even imported
     from .dispatch import execute  # deferred on purpose: see the module docstring
 
-    return execute(
-        settings, log, report, logger, progress, jobs, discover_first=discover_first, gone=gone
-    )
+    return execute(context, jobs, discover_first=discover_first, gone=gone or {})

@@ -1,4 +1,5 @@
-"""The values a run works on: what one ping carries, and a pair on its way to its result.
+"""The values a run works on: what one ping carries, a pair on its way to its result, and
+the run's context.
 
 They are plain values so that a build with nothing to send never loads the network stack,
 nor the HTML parser.
@@ -6,10 +7,28 @@ nor the HTML parser.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .sentlog import Entry
-from .settings import PROTOCOLS
+from .report import Report
+from .sentlog import Entry, SentLog
+from .settings import PROTOCOLS, Settings
+
+if TYPE_CHECKING:
+    from .progress import ProgressOption
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every part of one send or deliver works with, handed over whole: the settings,
+    the open sent-log, the report it counts into, the caller's logger and progress bar."""
+
+    settings: Settings
+    log: SentLog
+    report: Report
+    logger: logging.Logger
+    progress: ProgressOption = None
 
 
 @dataclass(frozen=True, slots=True)
