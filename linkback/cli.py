@@ -80,7 +80,7 @@ def _default_text(option: Option) -> str:
         return "on" if value else "off"
     if value is None:
         return "none"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return ",".join(value) if value else "none"
     return str(value)
 

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -50,38 +51,6 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option("send", bool, False, "send pings in this build (env LINKBACK_SEND=1/0 overrides)"),
-    Option("sent_log", str, "linkback-sent.json", "the sent-log file"),
-    Option("protocols", list, list(PROTOCOLS), "enabled protocols, in order of preference"),
-    Option("exclude", list, [], "regular expressions of URLs never pinged"),
-    Option("timeout", float, 15, "seconds per HTTP request, as a total deadline", minimum=0.01),
-    Option("concurrency", int, 32, "HTTP requests in flight in all", minimum=1),
-    Option("per_host", int, 2, "HTTP requests in flight to one host", minimum=1),
-    Option("max_page_bytes", int, 1_000_000, "bytes of a page read for discovery", minimum=1),
-    Option("max_attempts", int, 3, "builds in which a failed ping is tried", minimum=1),
-    Option("user_agent", str, None, "User-Agent of every request", optional=True),
-    Option("allow_private", bool, False, "allow loopback and private addresses (testing)"),
-    Option("dry_run", bool, False, "discover and report; send nothing, write nothing"),
-    Option("check_live", bool, True, "wait until the source page is live before pinging"),
-    Option("webmention_endpoint", str, None, "advertised as <link rel=webmention>", optional=True),
-    Option("pingback_endpoint", str, None, "advertised as <link rel=pingback>", optional=True),
-    Option("trackback_endpoint", str, None, "base of each page's trackback URI", optional=True),
-    Option("show_trackback_uri", bool, True, "show the trackback URI after the content"),
-    Option("display", bool, False, "render approved linkbacks under each article"),
-    Option("mentions_url", str, None, "jf2 feed of approved linkbacks: URL or file", optional=True),
-    Option("mentions_cache", str, "linkback-mentions.json", "local copy of the linkbacks shown"),
-    Option("avatars", str, "local", "authors' photos: local, remote or none"),
-    Option(
-        "since",
-        date,
-        None,
-        "articles published before this date (YYYY-MM-DD) send nothing: recorded as baseline",
-        optional=True,
-    ),
-    Option("send_updates", bool, True, "send Webmentions again when a page changes or is deleted"),
-)
-OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _WEB = ("http", "https", "")  # an endpoint may be relative to each page
@@ -116,33 +85,81 @@ OTHER_ENVIRONMENT_NAMES = frozenset(
 )
 
 
+def row(default: Any, help: str, *, minimum: float | None = None) -> Any:
+    """A field of a settings dataclass that is a row of its table: the field gives the name,
+    the type and the default, this its help (and lowest value); :func:`table` reads them."""
+    return field(default=default, metadata={"help": help, "minimum": minimum})
+
+
+def required_row(help: str) -> Any:
+    """A row of the table without a default (the service's ``site_url``)."""
+    return field(metadata={"help": help, "minimum": None})
+
+
+def table(cls: type) -> tuple[Option, ...]:
+    """The rows of a settings dataclass, in field order: every option is declared once, as a
+    field, and the Pelican names, the MkDocs config, the command line's options and the
+    ``LINKBACK_<NAME>`` variables are all made from these rows."""
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for item in dataclasses.fields(cls):
+        if "help" not in item.metadata:
+            continue
+        kind, optional = _kind_of(hints[item.name])
+        default = None if item.default is dataclasses.MISSING else item.default
+        rows.append(
+            Option(
+                item.name,
+                kind,
+                default,
+                item.metadata["help"],
+                optional=optional,
+                minimum=item.metadata["minimum"],
+            )
+        )
+    return tuple(rows)
+
+
+def _kind_of(hint: Any) -> tuple[type, bool]:
+    """The row's kind (``list`` for a tuple of strings) and whether None is allowed."""
+    arguments = typing.get_args(hint)
+    optional = type(None) in arguments
+    if optional:
+        hint = next(argument for argument in arguments if argument is not type(None))
+    return (list if typing.get_origin(hint) is tuple else hint), optional
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings of one run; build it with :meth:`from_mapping`."""
+    """Validated settings of one run; build it with :meth:`from_mapping`. Each field made
+    with :func:`row` is a row of the settings table (:data:`OPTIONS`)."""
 
-    send: bool = False
-    sent_log: str = "linkback-sent.json"
-    protocols: tuple[str, ...] = PROTOCOLS
-    exclude: tuple[str, ...] = ()
-    timeout: float = 15.0
-    concurrency: int = 32
-    per_host: int = 2
-    max_page_bytes: int = 1_000_000
-    max_attempts: int = 3
-    user_agent: str | None = None
-    allow_private: bool = False
-    dry_run: bool = False
-    check_live: bool = True
-    webmention_endpoint: str | None = None
-    pingback_endpoint: str | None = None
-    trackback_endpoint: str | None = None
-    show_trackback_uri: bool = True
-    display: bool = False
-    mentions_url: str | None = None
-    mentions_cache: str = "linkback-mentions.json"
-    avatars: str = "local"
-    since: date | None = None
-    send_updates: bool = True
+    send: bool = row(False, "send pings in this build (env LINKBACK_SEND=1/0 overrides)")
+    sent_log: str = row("linkback-sent.json", "the sent-log file")
+    protocols: tuple[str, ...] = row(PROTOCOLS, "enabled protocols, in order of preference")
+    exclude: tuple[str, ...] = row((), "regular expressions of URLs never pinged")
+    timeout: float = row(15.0, "seconds per HTTP request, as a total deadline", minimum=0.01)
+    concurrency: int = row(32, "HTTP requests in flight in all", minimum=1)
+    per_host: int = row(2, "HTTP requests in flight to one host", minimum=1)
+    max_page_bytes: int = row(1_000_000, "bytes of a page read for discovery", minimum=1)
+    max_attempts: int = row(3, "builds in which a failed ping is tried", minimum=1)
+    user_agent: str | None = row(None, "User-Agent of every request")
+    allow_private: bool = row(False, "allow loopback and private addresses (testing)")
+    dry_run: bool = row(False, "discover and report; send nothing, write nothing")
+    check_live: bool = row(True, "wait until the source page is live before pinging")
+    webmention_endpoint: str | None = row(None, "advertised as <link rel=webmention>")
+    pingback_endpoint: str | None = row(None, "advertised as <link rel=pingback>")
+    trackback_endpoint: str | None = row(None, "base of each page's trackback URI")
+    show_trackback_uri: bool = row(True, "show the trackback URI after the content")
+    display: bool = row(False, "render approved linkbacks under each article")
+    mentions_url: str | None = row(None, "jf2 feed of approved linkbacks: URL or file")
+    mentions_cache: str = row("linkback-mentions.json", "local copy of the linkbacks shown")
+    avatars: str = row("local", "authors' photos: local, remote or none")
+    since: date | None = row(
+        None,
+        "articles published before this date (YYYY-MM-DD) send nothing: recorded as baseline",
+    )
+    send_updates: bool = row(True, "send Webmentions again when a page changes or is deleted")
     # Not in the table: they come from the generator (SITEURL / site_url / --site-url).
     site_url: str = ""
     blog_name: str = ""
@@ -259,6 +276,10 @@ class Settings:
             )
         if output_dir is not None:
             check_outside_output("sent_log", self.sent_log_path, output_dir)
+
+
+OPTIONS = table(Settings)
+OPTIONS_BY_NAME = {row.name: row for row in OPTIONS}
 
 
 def check_outside_output(name: str, path: Path, output_dir: str | os.PathLike[str]) -> None:

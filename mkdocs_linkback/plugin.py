@@ -24,7 +24,7 @@ from mkdocs.plugins import BasePlugin
 
 import linkback
 from linkback import ConfigError, Settings, Source, display, pages
-from linkback.settings import OPTIONS_BY_NAME, unknown_setting_message
+from linkback.settings import OPTIONS, OPTIONS_BY_NAME, unknown_setting_message
 from linkback.source import wants_linkbacks
 
 if TYPE_CHECKING:
@@ -60,31 +60,10 @@ class Setting(base.BaseConfigOption[T]):
 
 
 class LinkbackConfig(base.Config):
-    """The options under ``- linkback:`` in mkdocs.yml: the SPEC settings table."""
+    """The options under ``- linkback:`` in mkdocs.yml: one per row of linkback's settings
+    table, made from the table (MkDocs reads a config's options from its class namespace)."""
 
-    send = Setting[bool]("send")
-    sent_log = Setting[str]("sent_log")
-    protocols = Setting[tuple[str, ...]]("protocols")
-    exclude = Setting[tuple[str, ...]]("exclude")
-    timeout = Setting[float]("timeout")
-    concurrency = Setting[int]("concurrency")
-    per_host = Setting[int]("per_host")
-    max_page_bytes = Setting[int]("max_page_bytes")
-    max_attempts = Setting[int]("max_attempts")
-    user_agent = Setting[str | None]("user_agent")
-    allow_private = Setting[bool]("allow_private")
-    dry_run = Setting[bool]("dry_run")
-    check_live = Setting[bool]("check_live")
-    webmention_endpoint = Setting[str | None]("webmention_endpoint")
-    pingback_endpoint = Setting[str | None]("pingback_endpoint")
-    trackback_endpoint = Setting[str | None]("trackback_endpoint")
-    show_trackback_uri = Setting[bool]("show_trackback_uri")
-    display = Setting[bool]("display")
-    mentions_url = Setting[str | None]("mentions_url")
-    mentions_cache = Setting[str]("mentions_cache")
-    avatars = Setting[str]("avatars")
-    since = Setting[date | None]("since")
-    send_updates = Setting[bool]("send_updates")
+    vars().update({row.name: Setting[Any](row.name) for row in OPTIONS})
 
 
 class LinkbackPlugin(BasePlugin[LinkbackConfig]):

@@ -21,78 +21,54 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from ..settings import ConfigError, Option, coerce, unknown_setting_message
+from ..settings import (
+    ConfigError,
+    Option,
+    coerce,
+    required_row,
+    row,
+    table,
+    unknown_setting_message,
+)
 from ..urls import host_of
 from ..version import __version__
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-SERVE_OPTIONS: tuple[Option, ...] = (
-    Option("site_url", list, None, "the site whose pages may be targets (comma-separated)"),
-    Option(
-        "public_url",
-        str,
-        None,
-        "where the service is reached (default http://HOST:PORT)",
-        optional=True,
-    ),
-    Option("db", str, "linkback.sqlite", "SQLite path, or postgresql://..."),
-    Option("host", str, "127.0.0.1", "where it listens"),
-    Option("port", int, 8411, "where it listens", minimum=0),
-    Option("workers", int, 2, "server processes (each with its own threads)", minimum=1),
-    Option("admin_token", str, None, "enables /admin/", optional=True),
-    Option("trusted_proxies", list, [], "peers whose X-Forwarded-For is believed"),
-    Option("allow_private", bool, False, "verify loopback/private sources (local testing)"),
-    Option(
-        "verify_timeout", float, 10, "seconds, deadline of a background verification", minimum=0.01
-    ),
-    Option(
-        "verify_timeout_sync",
-        float,
-        2.5,
-        "seconds, the same for pingbacks and trackbacks",
-        minimum=0.01,
-    ),
-    Option("verify_per_host", int, 2, "verification fetches in flight to one host", minimum=1),
-    Option("rate_limit", int, 60, "POSTs a minute from one client address, then 429", minimum=1),
-    Option("trackback_verify", bool, True, "refuse trackbacks whose page does not link"),
-    Option("max_links", int, 100, "a source linking to more hosts is held as spam", minimum=1),
-    Option("notify_email", str, None, "who is told of new pending linkbacks", optional=True),
-    Option("smtp_url", str, None, "how the notification is sent", optional=True),
-    Option("notify_interval", float, 3600, "seconds between two notifications", minimum=0),
-    Option("akismet_key", str, None, "also ask Akismet about verified linkbacks", optional=True),
-    Option("akismet_url", str, "https://rest.akismet.com", "the Akismet API (for tests)"),
-    Option("rebuild_hook", str, None, "URL POSTed after approvals", optional=True),
-)
-SERVE_BY_NAME = {option.name: option for option in SERVE_OPTIONS}
 ENV_PREFIX = "LINKBACK_"
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    """Validated options of one service."""
+    """Validated options of one service; each field is a row of its table (SERVE_OPTIONS)."""
 
-    site_url: tuple[str, ...]
-    public_url: str | None = None
-    db: str = "linkback.sqlite"
-    host: str = "127.0.0.1"
-    port: int = 8411
-    workers: int = 2
-    admin_token: str | None = None
-    trusted_proxies: tuple[str, ...] = ()
-    allow_private: bool = False
-    verify_timeout: float = 10.0
-    verify_timeout_sync: float = 2.5
-    verify_per_host: int = 2
-    rate_limit: int = 60
-    trackback_verify: bool = True
-    max_links: int = 100
-    notify_email: str | None = None
-    smtp_url: str | None = None
-    notify_interval: float = 3600.0
-    akismet_key: str | None = None
-    akismet_url: str = "https://rest.akismet.com"
-    rebuild_hook: str | None = None
+    site_url: tuple[str, ...] = required_row(
+        "the site whose pages may be targets (comma-separated)"
+    )
+    public_url: str | None = row(None, "where the service is reached (default http://HOST:PORT)")
+    db: str = row("linkback.sqlite", "SQLite path, or postgresql://...")
+    host: str = row("127.0.0.1", "where it listens")
+    port: int = row(8411, "where it listens", minimum=0)
+    workers: int = row(2, "server processes (each with its own threads)", minimum=1)
+    admin_token: str | None = row(None, "enables /admin/")
+    trusted_proxies: tuple[str, ...] = row((), "peers whose X-Forwarded-For is believed")
+    allow_private: bool = row(False, "verify loopback/private sources (local testing)")
+    verify_timeout: float = row(
+        10.0, "seconds, deadline of a background verification", minimum=0.01
+    )
+    verify_timeout_sync: float = row(
+        2.5, "seconds, the same for pingbacks and trackbacks", minimum=0.01
+    )
+    verify_per_host: int = row(2, "verification fetches in flight to one host", minimum=1)
+    rate_limit: int = row(60, "POSTs a minute from one client address, then 429", minimum=1)
+    trackback_verify: bool = row(True, "refuse trackbacks whose page does not link")
+    max_links: int = row(100, "a source linking to more hosts is held as spam", minimum=1)
+    notify_email: str | None = row(None, "who is told of new pending linkbacks")
+    smtp_url: str | None = row(None, "how the notification is sent")
+    notify_interval: float = row(3600.0, "seconds between two notifications", minimum=0)
+    akismet_key: str | None = row(None, "also ask Akismet about verified linkbacks")
+    akismet_url: str = row("https://rest.akismet.com", "the Akismet API (for tests)")
+    rebuild_hook: str | None = row(None, "URL POSTed after approvals")
 
     @property
     def base_url(self) -> str:
@@ -115,6 +91,10 @@ class ServiceConfig:
         """Plain values, to hand the options to server worker processes."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+SERVE_OPTIONS = table(ServiceConfig)
+SERVE_BY_NAME = {row.name: row for row in SERVE_OPTIONS}
 
 
 def load(
