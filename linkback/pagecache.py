@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sentlog import replace_file
+from .files import replace_file
 from .settings import Settings
 from .source import Source
 from .version import __version__

@@ -13,21 +13,20 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypedDict
 
+from .files import replace_file
 from .settings import PROTOCOLS, ConfigError
 
 VERSION = 1
 LOCK_WAIT_SECONDS = 60.0
-_WRITE_CHUNK = 256 * 1024  # characters encoded and written at once by replace_file
 
 
 class Status(str, Enum):
@@ -623,49 +622,6 @@ def check_writable(path: Path) -> None:
         )
 
 
-def replace_file(path: Path, pieces: Iterable[str]) -> None:
-    """Write ``pieces`` as the new ``path`` in one step (temporary file, fsync, rename), with
-    the old file's permissions. A symbolic link is written through: its target is replaced,
-    and the link stays (a sent-log kept in a CI cache is often linked into place)."""
-    path = Path(os.path.realpath(path))
-    directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for text in _joined(pieces):
-                handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, _mode_of(path))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _joined(pieces: Iterable[str]) -> Iterator[str]:
-    """The pieces in strings of about ``_WRITE_CHUNK`` characters: the log is rewritten after
-    every burst of results, and encoding, hashing and writing each of its hundreds of
-    fragments apart costs more than the bytes themselves. Bounded, unlike one big join."""
-    batch: list[str] = []
-    size = 0
-    for piece in pieces:
-        batch.append(piece)
-        size += len(piece)
-        if size >= _WRITE_CHUNK:
-            yield "".join(batch)
-            batch.clear()
-            size = 0
-    if batch:
-        yield "".join(batch)
-
-
 def _file_lock(path: Path) -> Any:
     """Beside the file the log really is (a symbolic link's target): two runs that reach one
     log through different links must still exclude each other. Imported here: a build with
@@ -686,20 +642,3 @@ def _document(fragments: list[str], meta: str = "") -> Iterator[str]:
         yield "\n  }"
     yield meta
     yield f',\n  "version": {VERSION}\n}}\n'
-
-
-def _read_umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
-
-
-_NEW_FILE_MODE = 0o666 & ~_read_umask()  # read once: os.umask is process-wide
-
-
-def _mode_of(path: Path) -> int:
-    """Keep the log's permissions (mkstemp would make it private)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        return _NEW_FILE_MODE

@@ -28,6 +28,7 @@ from linkback import (
     Settings,
     Source,
     deliver,
+    files,
     links,
     pagecache,
     send,
@@ -438,7 +439,7 @@ def test_replace_file_writes_every_piece_in_order_across_chunks(tmp_path: Path) 
     path = tmp_path / "log.json"
     path.write_text("old", encoding="utf-8")
     path.chmod(0o640)
-    sentlog.replace_file(path, iter(pieces))
+    files.replace_file(path, iter(pieces))
     assert path.read_bytes().decode("utf-8") == "".join(pieces)
     assert path.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["log.json"]  # no temporary file left

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..sentlog import replace_file
+from ..files import replace_file
 from ..settings import ConfigError
 from .model import Mention
 
