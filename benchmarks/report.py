@@ -296,7 +296,7 @@ def _own_parses(counts: dict[str, Any]) -> int:
 
 
 def _parses_a_page(asker: str) -> bool:
-    own = asker == "linkback.links.parse_fragment"
+    own = asker == "linkback.sending.links.parse_fragment"
     return own or asker.startswith(("pelican_linkback.", "mkdocs_linkback."))
 
 

@@ -3,14 +3,12 @@
 The adapters (``pelican_linkback``, ``mkdocs_linkback``) and the ``linkback`` command use
 this public API: turn pages into :class:`Source` values, validate :class:`Settings`, call
 :func:`send` (or :func:`deliver` after an upload), and decorate the written pages with
-:mod:`linkback.pages`.
+:mod:`linkback.common.pages`.
 """
 
-from .engine import deliver, preflight, send
-from .report import Report
-from .sentlog import SentLogError
-from .settings import OPTIONS, ConfigError, Settings
-from .source import Source
+from .common.settings import OPTIONS, ConfigError, Settings
+from .sending import Report, Source, deliver, preflight, send
+from .sending.sentlog import SentLogError
 from .version import __version__
 
 __all__ = [

@@ -17,16 +17,16 @@ from typing import Any
 
 from . import folder, steer_commands
 from .argparser import EXIT_CODES, Formatter, Parser
+from .common.http import Client, FetchError
+from .common.settings import OPTIONS, ConfigError, Option, Settings, is_http_url
+from .common.terminal import printable
 from .config_file import SiteConfig, command_settings
 from .config_file import load as load_config
-from .discovery import discover
-from .engine import deliver, preflight, send
-from .http import Client, FetchError
 from .receive import commands as receive_commands
-from .report import Report
-from .sentlog import Status, read_links, require_log
-from .settings import OPTIONS, ConfigError, Option, Settings, is_http_url
-from .terminal import printable
+from .sending.discovery import discover
+from .sending.engine import deliver, preflight, send
+from .sending.report import Report
+from .sending.sentlog import Status, read_links, require_log
 from .version import __version__
 
 NETWORK_OPTIONS = (
@@ -82,6 +82,8 @@ def _default_text(option: Option) -> str:
         return "none"
     if isinstance(value, (list, tuple)):
         return ",".join(value) if value else "none"
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .settings import ConfigError, Settings
+from .common.settings import ConfigError, Settings
 
 MKDOCS_SUFFIXES = (".yml", ".yaml")
 PELICAN_SUFFIXES = (".py",)

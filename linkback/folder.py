@@ -20,9 +20,9 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from . import markup, pages
-from .settings import ConfigError, Settings
-from .source import Source
+from .common import markup, pages
+from .common.settings import ConfigError, Settings
+from .sending.source import Source
 
 logger = logging.getLogger("linkback")
 

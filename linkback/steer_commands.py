@@ -8,12 +8,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import folder, steer
+from . import folder
+from .common.settings import ConfigError
+from .common.terminal import printable
 from .config_file import SiteConfig, adapter, command_settings
-from .sentlog import STATUSES
-from .settings import ConfigError
-from .source import Source
-from .terminal import printable
+from .sending import steer
+from .sending.sentlog import STATUSES
+from .sending.source import Source
 
 COMMANDS = ("forget", "retry", "baseline")
 Command = Callable[..., argparse.ArgumentParser]

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from linkback import Source
-from linkback.settings import ConfigError
+from linkback.common.settings import ConfigError
 
 from .config import load, quiet
 

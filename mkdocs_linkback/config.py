@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from linkback.common.settings import ConfigError
 from linkback.config_file import SiteConfig
-from linkback.settings import ConfigError
 
 
 @contextlib.contextmanager

@@ -23,9 +23,10 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 
 import linkback
-from linkback import ConfigError, Settings, Source, display, pages
-from linkback.settings import OPTIONS, OPTIONS_BY_NAME, unknown_setting_message
-from linkback.source import wants_linkbacks
+from linkback import ConfigError, Settings, Source, display
+from linkback.common import pages
+from linkback.common.settings import OPTIONS, OPTIONS_BY_NAME, unknown_setting_message
+from linkback.sending.source import wants_linkbacks
 
 if TYPE_CHECKING:
     from jinja2 import Environment

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from linkback import Source
-from linkback.settings import ConfigError
+from linkback.common.settings import ConfigError
 
 from .config import beside, read_conf
 from .plugin import COLLECT, LinkbackError

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from linkback.common.settings import PELICAN_PREFIX, ConfigError
 from linkback.config_file import SiteConfig
-from linkback.settings import PELICAN_PREFIX, ConfigError
 
 
 @contextlib.contextmanager

@@ -33,9 +33,10 @@ from pelican.generators import ArticlesGenerator, PagesGenerator
 from pelican.log import console
 from pelican.plugins import signals
 
-from linkback import ConfigError, Settings, Source, display, pages, preflight, send
-from linkback.settings import PELICAN_PREFIX
-from linkback.source import wants_linkbacks
+from linkback import ConfigError, Settings, Source, display, preflight, send
+from linkback.common import pages
+from linkback.common.settings import PELICAN_PREFIX
+from linkback.sending.source import wants_linkbacks
 
 logger = logging.getLogger(__name__)
 HTML_SUFFIXES = (".html", ".htm")

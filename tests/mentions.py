@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from linkback.urls import page_key
+from linkback.common.urls import page_key
 from tests.peer import _Background, _Server
 
 TOKEN = "s3cret-token"

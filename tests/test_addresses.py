@@ -11,7 +11,7 @@ import ipaddress
 
 import pytest
 
-from linkback.http import is_public
+from linkback.common.http import is_public
 
 
 def teredo(server: str, client: str) -> str:

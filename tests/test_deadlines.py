@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from linkback import Settings, Source, send
-from linkback.http import Client, FetchError
-from linkback.outcome import Verdict
+from linkback.common.http import Client, FetchError
+from linkback.common.outcome import Verdict
 from tests.conftest import entry, links_to
 from tests.peer import Peer, PeerHandler, Route
 from tests.tls import Web
@@ -270,7 +270,7 @@ def test_linkback_discover_ends_at_the_deadline(server: Peer, tmp_path) -> None:
 HANGING_RESOLVER = """
 import time
 from linkback import Settings
-from linkback.http import Client, FetchError
+from linkback.common.http import Client, FetchError
 
 def hanging(host, port):
     time.sleep(30)

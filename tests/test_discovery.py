@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 from linkback import Settings, Source, send
-from linkback.discovery import Endpoints, discover
-from linkback.http import Client
+from linkback.common.http import Client
+from linkback.sending.discovery import Endpoints, discover
 from tests.conftest import entry, links_to
 from tests.peer import Peer, PeerHandler
 

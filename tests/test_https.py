@@ -20,8 +20,8 @@ import pytest
 import urllib3
 
 from linkback import Settings, Source, send
-from linkback.http import Client, FetchError, MappedResolver, system_resolver
-from linkback.outcome import Verdict
+from linkback.common.http import Client, FetchError, MappedResolver, system_resolver
+from linkback.common.outcome import Verdict
 from tests import test_mkdocs as mkdocs_e2e
 from tests import test_pelican as pelican_e2e
 from tests.conftest import entry, links_to

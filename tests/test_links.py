@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from linkback import Settings
-from linkback.discovery import parse_html
-from linkback.links import hrefs, outbound, parse_fragment, served_hrefs
+from linkback.sending.discovery import parse_html
+from linkback.sending.links import hrefs, outbound, parse_fragment, served_hrefs
 
 PAGE = "https://my.blog/2026/11/a-post/"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from linkback.settings import OPTIONS
+from linkback.common.settings import OPTIONS
 from mkdocs_linkback.plugin import LinkbackConfig
 from tests.conftest import SPEC_TABLE, mkdocs_warnings
 from tests.peer import Peer, StaticSite

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from linkback import SentLogError, Settings, Source, links, pagecache, send, sentlog
+from linkback import SentLogError, Settings, Source, send
+from linkback.sending import links, pagecache, sentlog
 from tests.conftest import links_to, read_log
 from tests.peer import Answer, Peer, trackback_answer
 
@@ -191,7 +192,14 @@ from linkback import Settings, Source, send
 values, sources = json.loads(sys.argv[1])
 settings = Settings.from_mapping(values["options"], site_url=values["site_url"], environ={})
 report = send([Source(**source) for source in sources], settings)
-heavy = ("lxml", "requests", "urllib3", "linkback.links", "linkback.dispatch", "linkback.jobs")
+heavy = (
+    "lxml",
+    "requests",
+    "urllib3",
+    "linkback.sending.links",
+    "linkback.sending.dispatch",
+    "linkback.sending.jobs",
+)
 print(json.dumps([report.already, sorted(name for name in heavy if name in sys.modules)]))
 """
 

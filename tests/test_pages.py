@@ -8,7 +8,8 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from linkback import Settings, markup, pages
+from linkback import Settings
+from linkback.common import markup, pages
 
 PAGE_URL = "https://my.blog/2026/11/a post/?x=1&y=é"
 WEBMENTION = "https://my.blog/webmention?site=1&x=2"

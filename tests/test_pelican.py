@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from linkback import Settings, pages
+from linkback import Settings
+from linkback.common import pages
 from tests.peer import Peer, StaticSite
 
 ROOT = Path(__file__).resolve().parents[1]

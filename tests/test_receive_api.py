@@ -10,9 +10,9 @@ import pytest
 
 from linkback import Settings
 from linkback.cli import main
+from linkback.common.http import Client
 from linkback.display import reader
 from linkback.display.model import Kind, Protocol
-from linkback.http import Client
 from linkback.receive.store import Author, Content, Status, open_store
 from tests.receiver import Receiver
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from linkback.http import is_public
+from linkback.common.http import is_public
 from linkback.receive.limits import RateLimiter, client_address
 from linkback.receive.store import Rule, RuleKind, Status
 from tests.peer import Peer, StaticSite

@@ -15,12 +15,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from linkback.common.settings import ConfigError
 from linkback.display.model import Protocol
 from linkback.receive import chores
 from linkback.receive.config import from_mapping
 from linkback.receive.notify import Notifier, SmtpUrl, parse_smtp_url
 from linkback.receive.store import Content, SqlStore, Status, open_store
-from linkback.settings import ConfigError
 from tests.admin_data import add
 from tests.peer import Peer, StaticSite
 from tests.receiver import Receiver, free_port, id_of

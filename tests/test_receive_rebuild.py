@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from linkback.common.settings import ConfigError
 from linkback.receive.config import from_mapping
 from linkback.receive.rebuild import Rebuilder
 from linkback.receive.store import SqlStore, Status, open_store
-from linkback.settings import ConfigError
 from tests.admin_data import add
 from tests.peer import Answer, Peer
 from tests.receiver import Receiver

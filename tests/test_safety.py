@@ -15,8 +15,8 @@ from collections.abc import Callable
 import pytest
 
 from linkback import Settings, Source, send
-from linkback.http import Client, FetchError, is_public
-from linkback.outcome import Verdict
+from linkback.common.http import Client, FetchError, is_public
+from linkback.common.outcome import Verdict
 from tests.conftest import entry, links_to
 from tests.peer import Answer, Peer, PeerHandler, Route
 
@@ -344,7 +344,8 @@ def public_peer(monkeypatch: pytest.MonkeyPatch) -> Peer:
     """A peer on 127.0.0.6 that the address check takes for a public host."""
     with Peer("127.0.0.6") as running:
         monkeypatch.setattr(
-            "linkback.http.is_public", lambda address: address == "127.0.0.6" or is_public(address)
+            "linkback.common.http.is_public",
+            lambda address: address == "127.0.0.6" or is_public(address),
         )
         yield running
 

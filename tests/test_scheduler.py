@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from linkback import Settings, Source, send
-from linkback.dispatch import Scheduler
+from linkback.sending.dispatch import Scheduler
 from tests.peer import Peer
 
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from linkback import Settings, Source, dispatch, send
+from linkback import Settings, Source, send
+from linkback.sending import dispatch
 from tests.conftest import entry, links_to
 from tests.peer import Answer, Peer, PeerHandler, trackback_answer, xmlrpc_answer
 

@@ -22,18 +22,9 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from linkback import (
-    Report,
-    SentLogError,
-    Settings,
-    Source,
-    deliver,
-    files,
-    links,
-    pagecache,
-    send,
-    sentlog,
-)
+from linkback import Report, SentLogError, Settings, Source, deliver, send
+from linkback.common import files
+from linkback.sending import links, pagecache, sentlog
 from tests.conftest import deploy, entry, links_to, read_log
 from tests.peer import (
     Answer,

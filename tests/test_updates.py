@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from linkback import Settings, Source, deliver, pagecache, send
+from linkback import Settings, Source, deliver, send
+from linkback.sending import pagecache
 from tests.conftest import deploy, links_to, read_log
 from tests.peer import Answer, Peer, xmlrpc_answer
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from linkback.urls import host_of, normalise, page_key, same_page
+from linkback.common.urls import host_of, normalise, page_key, same_page
 
 
 @pytest.mark.parametrize(

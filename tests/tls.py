@@ -15,7 +15,7 @@ The real web is HTTPS to host names; these helpers make the tests the same, offl
   subprocess (``linkback``, ``pelican``, ``mkdocs build``), the ``web`` fixture sets
   ``LINKBACK_RESOLVE`` (``blog.test:*:127.0.1.1,...,*:*:-``: any other name does not resolve,
   so no test ever asks a real DNS server) and ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE`` to the
-  CA's file, and keeps them current as names are added; a :class:`~linkback.http.Client` made
+  CA's file, and keeps them current as names are added; a :class:`~linkback.common.http.Client` made
   after that (directly, or inside ``send``) finds them. ``web.resolve`` is the same mapping as
   a resolver to pass as ``Client(settings, resolver=web.resolve)``. ``/etc/hosts`` is never
   touched. The address guard still applies: loopback needs ``allow_private``.

@@ -107,11 +107,11 @@ def _count_live_check() -> None:
     of the wrapped entry points sees: it is counted by its own name (if linkback is here: the
     reference plugin's environment has none)."""
     try:
-        import linkback.links
+        import linkback.sending.links
     except ImportError:
         return
-    served_hrefs = linkback.links.served_hrefs
-    linkback.links.served_hrefs = _counted(served_hrefs, "linkback.links.served_hrefs")
+    links = linkback.sending.links
+    links.served_hrefs = _counted(links.served_hrefs, "linkback.sending.links.served_hrefs")
 
 
 def _install() -> None:

@@ -12,10 +12,10 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
-from ..http import Client
-from ..pages import insert_after_content
-from ..settings import ConfigError, Settings, check_outside_output
-from ..urls import page_key
+from ..common.http import Client
+from ..common.pages import insert_after_content
+from ..common.settings import ConfigError, Settings, check_outside_output
+from ..common.urls import page_key
 from . import avatars, reader, render
 from . import cache as cache_file
 from .model import Kind, Mention

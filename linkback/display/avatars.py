@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..http import Client, FetchError
+from ..common.http import Client, FetchError
 from .cache import Cache
 
 AVATAR_CAP = 100 * 1024

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..files import replace_file
-from ..settings import ConfigError
+from ..common.files import replace_file
+from ..common.settings import ConfigError
 from .model import Mention
 
 VERSION = 1

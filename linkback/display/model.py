@@ -15,7 +15,7 @@ from typing import Any
 
 import nh3
 
-from ..urls import normalise, page_key
+from ..common.urls import normalise, page_key
 
 NAME_CHARS = 200  # an author's name
 TITLE_CHARS = 300  # a mention's name (its title)
@@ -101,7 +101,7 @@ class Mention:
 
     @property
     def page(self) -> str:
-        """The key of the page it is about (see :func:`linkback.urls.page_key`)."""
+        """The key of the page it is about (see :func:`linkback.common.urls.page_key`)."""
         return page_key(self.target) or ""
 
     @property

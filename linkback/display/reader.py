@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-from ..http import Client, FetchError
-from ..settings import ConfigError, Settings
+from ..common.http import Client, FetchError
+from ..common.settings import ConfigError, Settings
 from . import cache as cache_file
 from .cache import Cache, redacted
 from .model import Mention, from_jf2

@@ -13,7 +13,7 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
-from ..http import FetchError
+from ..common.http import FetchError
 from .config import ServiceConfig
 from .owner import owner_client
 from .store import Content, Protocol, Status, Store

@@ -8,8 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from ..common.urls import page_key
 from ..display.model import Kind
-from ..urls import page_key
 from .service import Service
 from .store import Linkback, Status
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from ..urls import host_of, normalise, page_key
+from ..common.urls import host_of, normalise, page_key
 from .rules import blocked
 from .store import Rule
 

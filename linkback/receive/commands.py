@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..settings import ConfigError
+from ..common.settings import ConfigError
 from .config import SERVE_OPTIONS
 
 COMMANDS = ("serve", "mentions")

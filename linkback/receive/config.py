@@ -1,8 +1,8 @@
 """The service's options: one table, three spellings (``--name``, TOML ``name``,
 ``LINKBACK_NAME``), the command line winning over the environment, which wins over the file.
 
-Rows are :class:`linkback.settings.Option`, checked by the same :func:`coerce`, so a bad value
-reads the same in both halves of linkback.
+Rows are :class:`linkback.common.settings.Option`, checked by the same :func:`coerce`, so a
+bad value reads the same in both halves of linkback.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from ..settings import (
+from ..common.settings import (
     ConfigError,
     Option,
     coerce,
@@ -30,7 +30,7 @@ from ..settings import (
     table,
     unknown_setting_message,
 )
-from ..urls import host_of
+from ..common.urls import host_of
 from ..version import __version__
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -1,7 +1,7 @@
 """Verification fetches: the guarded client built once from the service's options, the
 per-host limit, and the 30-second window per source URL.
 
-The client is the sender's own (:class:`linkback.http.Client`): the same resolved-address
+The client is the sender's own (:class:`linkback.common.http.Client`): the same resolved-address
 checks, total deadline and byte cap. The site's own addresses are exempt from the address
 rule for the "does the target exist" request only: the owner named them with --site-url.
 """
@@ -12,8 +12,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..http import Client, FetchError, Response
-from ..settings import Settings
+from ..common.http import Client, FetchError, Response
+from ..common.settings import Settings
 from .config import ServiceConfig
 
 PAGE_CAP = 1_000_000

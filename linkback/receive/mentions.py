@@ -9,9 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..common.settings import ConfigError
+from ..common.urls import normalise, page_key
 from ..display.model import Kind, Protocol, sanitise
-from ..settings import ConfigError
-from ..urls import normalise, page_key
 from .api import to_jf2
 from .config import ServiceConfig
 from .rules import block, valid_pattern

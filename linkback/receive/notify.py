@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..settings import ConfigError
+from ..common.settings import ConfigError
 from .config import ServiceConfig
 from .store import Linkback, Status, Store
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..http import Client
-from ..settings import Settings
+from ..common.http import Client
+from ..common.settings import Settings
 from .config import ServiceConfig
 
 TIMEOUT = 5.0  # seconds, total deadline of one request

@@ -15,8 +15,8 @@ from lxml import etree
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..common.urls import page_key
 from ..display.model import Protocol
-from ..urls import page_key
 from . import claims
 from .claims import Problem
 from .service import Service

@@ -19,7 +19,7 @@ import json
 import logging
 from datetime import datetime
 
-from ..http import FetchError
+from ..common.http import FetchError
 from .config import ServiceConfig
 from .owner import owner_client
 from .store import Status, Store

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..urls import host_of, normalise
+from ..common.urls import host_of, normalise
 from .store import Rule, RuleKind, Status, Store
 
 

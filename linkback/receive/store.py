@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
+from ..common.urls import page_key
 from ..display.model import Author, Kind, Protocol
-from ..urls import page_key
 
 SCHEMA_VERSION = 1
 RETRY_DELAYS = (60.0, 600.0, 3600.0)  # back-off after the 1st, 2nd and 3rd transient failure

@@ -19,10 +19,10 @@ import lxml.html
 import mf2py
 from lxml import etree
 
+from ..common.http import Client, FetchError, Response
+from ..common.outcome import Verdict
+from ..common.urls import host_of, normalise, page_key
 from ..display.model import RSVP_VALUES, Kind, sanitise
-from ..http import Client, FetchError, Response
-from ..outcome import Verdict
-from ..urls import host_of, normalise, page_key
 from .config import ServiceConfig
 from .fetch import PAGE_CAP, HostSlots, SourceWindow, make_client
 from .store import Author, Content

@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from ...urls import host_of
+from ...common.urls import host_of
 from .. import feed
 from ..limits import RateLimiter, TooLarge, client_address, read_body
 from ..rules import block, valid_pattern

@@ -22,8 +22,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypedDict
 
-from .files import replace_file
-from .settings import PROTOCOLS, ConfigError
+from ..common.files import replace_file
+from ..common.settings import PROTOCOLS, ConfigError
 
 VERSION = 1
 LOCK_WAIT_SECONDS = 60.0
@@ -139,7 +139,7 @@ LOG_REMOVED = "removed"
 
 
 def digest_of(raw: bytes | None) -> str:
-    """What identifies one exact sent-log (see :mod:`linkback.pagecache`); ``None``: none."""
+    """What identifies one exact sent-log (see :mod:`.pagecache`); ``None``: none."""
     return NO_LOG if raw is None else hashlib.sha256(raw).hexdigest()
 
 

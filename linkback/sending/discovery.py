@@ -14,8 +14,8 @@ import lxml.html
 from lxml import etree
 from requests.utils import parse_header_links
 
+from ..common.pages import DC_NAMESPACE, RDF_NAMESPACE, TRACKBACK_NAMESPACE
 from .links import sniffed_charset
-from .pages import DC_NAMESPACE, RDF_NAMESPACE, TRACKBACK_NAMESPACE
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SAFE_XML = etree.XMLParser(

@@ -19,15 +19,15 @@ from queue import Empty, SimpleQueue
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..common.http import Client, FetchError, Response
+from ..common.outcome import Outcome, Verdict
+from ..common.terminal import printable
 from . import links
 from .discovery import Endpoints, discover
-from .http import Client, FetchError, Response
 from .jobs import Job, RunContext
-from .outcome import Outcome, Verdict
 from .progress import ProgressDisplay
 from .protocols import SENDERS, failure_of, http_failure
 from .sentlog import Entry, Status, now_iso
-from .terminal import printable
 
 PAUSE_BUDGET_SECONDS = 60.0  # rate-limit pauses a run accepts before leaving the rest for later
 

@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..common.settings import PROTOCOLS
 from .sentlog import Entry, Status
-from .settings import PROTOCOLS
 
 BASELINE = "baseline"  # the detail of a pair recorded without a request (baseline, since)
 

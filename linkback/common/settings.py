@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .version import __version__
+from ..version import __version__
 
 PROTOCOLS: tuple[str, ...] = ("webmention", "pingback", "trackback")
 AVATARS = ("local", "remote", "none")

@@ -10,10 +10,10 @@ from xml.parsers import expat
 
 from lxml import etree
 
-from .http import Client, FetchError, Response
+from ..common.http import Client, FetchError, Response
+from ..common.outcome import Outcome, Verdict, failure
 from .jobs import Ping
 from .links import plain_excerpt
-from .outcome import Outcome, Verdict, failure
 
 DEFAULT_RATE_LIMIT_PAUSE = 20.0
 # Pingback 1.0 fault codes, and 429 as WordPress uses it for "one ping per 15 s".

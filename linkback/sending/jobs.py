@@ -11,9 +11,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..common.settings import PROTOCOLS, Settings
 from .report import Report
 from .sentlog import Entry, SentLog
-from .settings import PROTOCOLS, Settings
 
 if TYPE_CHECKING:
     from .progress import ProgressOption

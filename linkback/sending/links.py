@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
-from .settings import Settings
+from ..common.settings import Settings
 
 TRACKBACK_EXCERPT_LIMIT = 255
 

@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import replace_file
-from .settings import Settings
+from ..common.files import replace_file
+from ..common.settings import Settings
+from ..version import __version__
 from .source import Source
-from .version import __version__
 
 FORMAT = 2
 logger = logging.getLogger("linkback")

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..common.settings import Settings
+from ..common.terminal import printable
 from . import pagecache
 from .pagecache import PageCache
 from .report import BASELINE, Report, settled_kind
@@ -31,9 +33,7 @@ from .sentlog import (
     require_log,
     snapshot,
 )
-from .settings import Settings
 from .source import Source
-from .terminal import printable
 
 if TYPE_CHECKING:
     from .jobs import Job, Ping, RunContext

@@ -1,7 +1,7 @@
 """What linkback adds to rendered pages, and nothing else: discovery tags, Trackback RDF, URI.
 
 Pages are edited as text at a few places so that every other byte stays as the generator
-wrote it; nothing here re-serialises a page. The places are found by :mod:`linkback.markup`,
+wrote it; nothing here re-serialises a page. The places are found by :mod:`linkback.common.markup`,
 a tokenizer, not by text search.
 """
 

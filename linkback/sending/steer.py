@@ -12,11 +12,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..common.settings import ConfigError, Settings
 from . import links, pagecache
 from .engine import baseline_entry, updatable
 from .report import BASELINE
 from .sentlog import STATUSES, Entry, SentLog, Status, require_log
-from .settings import ConfigError, Settings
 from .source import Source
 
 Removed = list[tuple[str, str, Entry]]  # (source, key, the entry as it was)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .settings import ConfigError
+from ..common.settings import ConfigError
 
 _OFF = {"off", "false", "no", "0", "disabled"}
 _ON = {"on", "true", "yes", "1", "enabled"}
