@@ -11,9 +11,11 @@ when asked, so that the core never imports Pelican or MkDocs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,19 @@ class SiteConfig:
 
     def send_name(self) -> str:
         return "LINKBACK_SEND" if self.spelling == "pelican" else "send"
+
+
+@contextlib.contextmanager
+def quiet(name: str) -> Iterator[None]:
+    """Only the warnings of a generator's log while an adapter reads or builds the site for
+    a command (MkDocs' debug log lists every config value)."""
+    chosen = logging.getLogger(name)
+    level = chosen.level
+    chosen.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        chosen.setLevel(level)
 
 
 def generator_of(path: Path) -> str:

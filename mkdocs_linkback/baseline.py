@@ -12,8 +12,9 @@ from pathlib import Path
 
 from linkback import Source
 from linkback.common.settings import ConfigError
+from linkback.config_file import quiet
 
-from .config import load, quiet
+from .config import load
 
 
 def sources(path: Path) -> list[Source]:

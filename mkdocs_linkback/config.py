@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from linkback.common.settings import ConfigError
-from linkback.config_file import SiteConfig
-
-
-@contextlib.contextmanager
-def quiet(name: str) -> Iterator[None]:
-    """Only the warnings of MkDocs' log (its debug log lists every config value)."""
-    chosen = logging.getLogger(name)
-    level = chosen.level
-    chosen.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        chosen.setLevel(level)
+from linkback.config_file import SiteConfig, quiet
 
 
 def load(path: Path, **overrides: Any) -> Any:

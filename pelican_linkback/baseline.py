@@ -9,29 +9,16 @@ of sending: nothing of the site, and no request, changes.
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from linkback import Source
 from linkback.common.settings import ConfigError
+from linkback.config_file import quiet
 
 from .config import beside, read_conf
 from .plugin import COLLECT, LinkbackError
-
-
-@contextlib.contextmanager
-def _quiet(name: str) -> Iterator[None]:
-    """Only the warnings of a generator's log, for as long as the build runs."""
-    chosen = logging.getLogger(name)
-    level = chosen.level
-    chosen.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        chosen.setLevel(level)
 
 
 def sources(path: Path) -> list[Source]:
@@ -47,7 +34,7 @@ def sources(path: Path) -> list[Source]:
             raise ConfigError(f'{path} does not enable linkback (PLUGINS = ["pelican_linkback"])')
         # Pelican reports its progress on standard output, which is the command's own, and
         # each file it writes (into a folder that is thrown away) in its log.
-        with beside(path.parent), contextlib.redirect_stdout(sys.stderr), _quiet("pelican"):
+        with beside(path.parent), contextlib.redirect_stdout(sys.stderr), quiet("pelican"):
             try:
                 Pelican(conf).run()
             except LinkbackError as error:
