@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -218,3 +221,26 @@ def logger() -> logging.Logger:
 def mkdocs_warnings(output: str) -> list[str]:
     """MkDocs' own WARNING log lines (not a theme's banner that merely says the word)."""
     return [line for line in output.splitlines() if line.lstrip().startswith("WARNING ")]
+
+
+def linkback(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m linkback ARGS`` with none of the caller's LINKBACK_* variables."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LINKBACK_")}
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "linkback", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def statuses(log: Path) -> dict[str, set[str]]:
+    data = json.loads(log.read_text(encoding="utf-8"))
+    return {
+        source: {f"{entry['status']}/{entry['detail']}" for entry in targets.values()}
+        for source, targets in data["links"].items()
+    }

@@ -3,36 +3,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 from tests import test_mkdocs
+from tests.conftest import linkback, statuses
 from tests.peer import Peer, StaticSite
-
-
-def linkback(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LINKBACK_")}
-    environ.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "linkback", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def statuses(log: Path) -> dict[str, set[str]]:
-    data = json.loads(log.read_text(encoding="utf-8"))
-    return {
-        source: {f"{entry['status']}/{entry['detail']}" for entry in targets.values()}
-        for source, targets in data["links"].items()
-    }
 
 
 def test_mkdocs_baseline_update_and_config(tmp_path: Path, peer: Peer, site: StaticSite) -> None:
