@@ -19,6 +19,7 @@ from .spam import mostly_links
 from .store import Content, Job, Rule, Status, Store
 from .verify import Busy, Gone, Refused, Transient, Verified, Verifier
 
+THREADS = 4  # verification threads of each server process
 logger = logging.getLogger("linkback.receive")
 IDLE_POLL = 0.5  # seconds between two looks at an empty queue (a new arrival wakes at once)
 BUSY_DELAY = 0.25
@@ -31,7 +32,7 @@ class Workers:
         verifier: Verifier,
         rules: Callable[[], list[Rule]],
         *,
-        threads: int = 4,
+        threads: int = THREADS,
         akismet: Callable[[Job, Content], str | None] | None = None,
     ) -> None:
         self.store = store
