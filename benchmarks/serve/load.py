@@ -7,6 +7,7 @@ p99; the script counts the answers by status, which wrk alone does not.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -89,7 +90,7 @@ def run(load: Load, log: Path) -> Counted:
         wrk,
         f"-t{THREADS}",
         f"-c{load.connections}",
-        f"-d{load.seconds:g}s",
+        f"-d{math.ceil(load.seconds)}s",  # wrk refuses a fraction (66.66s: usage, exit 1)
         "--timeout",
         "10s",
         "-s",
