@@ -313,7 +313,7 @@ class SqlStore(Store):
 
     def __init__(self) -> None:
         self._local = threading.local()
-        self._all: list[Any] = []
+        self._all: dict[threading.Thread, Any] = {}  # each live thread's connection
         self._all_lock = threading.Lock()
 
     # Engine hooks ---------------------------------------------------------------------------
@@ -334,12 +334,18 @@ class SqlStore(Store):
     # Plumbing -------------------------------------------------------------------------------
 
     def _connection(self) -> Any:
+        """This thread's connection. The server's thread pool ends idle threads and starts
+        new ones for years: the connections of threads that ended are closed here, else
+        each would keep its file handles (a PostgreSQL backend) and its page cache."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._connect()
             self._local.connection = connection
             with self._all_lock:
-                self._all.append(connection)
+                for ended in [thread for thread in self._all if not thread.is_alive()]:
+                    with contextlib.suppress(Exception):  # it may be broken already
+                        self._all.pop(ended).close()
+                self._all[threading.current_thread()] = connection
         return connection
 
     def _sql(self, text: str) -> str:
@@ -393,7 +399,7 @@ class SqlStore(Store):
 
     def close(self) -> None:
         with self._all_lock:
-            for connection in self._all:
+            for connection in self._all.values():
                 with contextlib.suppress(Exception):  # another thread may have broken it
                     connection.close()
             self._all.clear()
