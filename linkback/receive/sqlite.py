@@ -37,6 +37,10 @@ class SqliteStore(SqlStore):
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=30000")
+            # 256 KiB of pages a connection (SQLite's default is 2 MiB): every thread of
+            # every worker has one, and a count of the queue fills it as the table grows; the
+            # pages are in the operating system's cache anyway.
+            connection.execute("PRAGMA cache_size=-256")
         except sqlite3.DatabaseError as error:
             raise StoreError(f"--db {self.path}: {error}") from None
         return connection
