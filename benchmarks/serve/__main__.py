@@ -91,6 +91,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also profile linkback serve (SQLite) with py-spy during one load",
     )
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        help="run only the scenarios whose name holds TEXT (e.g. memory, kill -9)",
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip django-wm")
     parser.add_argument("--no-linkback", action="store_true", help="skip linkback serve")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
@@ -128,8 +133,9 @@ SCENARIO_ERRORS = (Failed, RuntimeError, OSError, subprocess.SubprocessError, Va
 
 
 class Results:
-    def __init__(self, say: Callable[[str], object]) -> None:
+    def __init__(self, say: Callable[[str], object], only: str | None = None) -> None:
         self.say = say
+        self.only = only  # run only the scenarios whose name holds this text
         self.load: list[LoadRow] = []
         self.memory: list[MemoryRow] = []
         self.verify: list[VerifyRow] = []
@@ -143,6 +149,8 @@ class Results:
     ) -> T | None:
         """Run one scenario and keep its row in ``rows``; a failure (a service that does not
         start, a command that fails) becomes a note, and the next scenario runs."""
+        if self.only is not None and self.only not in what:
+            return None
         self.say(f"  {what}")
         try:
             row = scenario()
@@ -172,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine()}; load average (1 min) {os.getloadavg()[0]:.2f} at the start"
     )
     console.print(f"[bold]{heading}[/]")
-    results = Results(console.print)
+    results = Results(console.print, args.only)
     servers = LoopbackServers()
     started = time.perf_counter()
     try:
