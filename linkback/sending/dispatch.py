@@ -252,7 +252,7 @@ class _Run:
 
     def ping_when_live(self, job: Job) -> None:
         if self.settings.dry_run:
-            self.report.would_send += 1
+            self.report.count_dry_run()
             protocol, endpoint = job.candidates[0]
             self.logger.info(
                 "linkback: would send %s -> %s by %s to %s",
@@ -362,7 +362,7 @@ class _Run:
                 answer.status,
                 len(jobs),
             )
-            self.report.updates += len(jobs)
+            self.report.count_updates(len(jobs))
             self.progress.add(len(jobs))
             for job in jobs:
                 self.discover_then_ping(job)
@@ -440,7 +440,7 @@ class _Run:
         """Pending keeps what ``linkback deliver`` needs to send without the build."""
         protocol, endpoint = job.candidates[0]
         detail = state.why_not(job)
-        self.report.waiting.setdefault(job.ping.source, detail)
+        self.report.wait(job.ping.source, detail)
         self._record(job, Status.PENDING, protocol, endpoint, detail, retry=True, pending=True)
 
     def _record(

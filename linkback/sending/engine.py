@@ -75,11 +75,10 @@ def plan(
         result.seen.add(source.url)
         if not source.enabled:
             continue
-        report.pages += 1
         mark = pagecache.fingerprint(source)
         kinds = cache.links_of(source, mark) if cache is not None else None
         if kinds is not None:
-            report.links += sum(kinds.values())
+            report.count_page(sum(kinds.values()))
             report.count_settled(kinds)
             result.unchanged[source.url] = (mark, kinds)
             continue
@@ -121,7 +120,7 @@ def _plan_page(
     tree = links.parse_fragment(source.content)
     pairs = [(target, False) for target in links.outbound(tree, source.url, settings, done)]
     pairs += [(uri, True) for uri in source.manual_trackbacks]
-    report.links += len(pairs)
+    report.count_page(len(pairs))
     open_pairs = [(key, manual) for key, manual in pairs if not is_settled(done.get(key))]
     report.count_settled(
         Counter(settled_kind(done[key]) for key, _ in pairs if is_settled(done.get(key)))
@@ -158,7 +157,7 @@ def _plan_page(
                     ping, done[target], unlinked=target not in linked, content=source.content
                 )
             )
-            report.updates += 1
+            report.count_updates(1)
     return [key for key, _ in pairs]
 
 
@@ -296,7 +295,7 @@ def _record_baseline(pairs: list[tuple[str, str]], log: SentLog, report: Report)
         if is_settled(log.get(source, key)):
             continue
         log.record(source, key, baseline_entry())
-        report.baseline += 1
+        report.count_baseline()
 
 
 def baseline_entry() -> Entry:
@@ -378,7 +377,7 @@ def _still_open(result: Plan, log: SentLog, report: Report) -> list[Job]:
         if job.update:
             mark = result.parsed[job.ping.source][0]
             if log.sources.get(job.ping.source) == {"digest": mark, "deleted": False}:
-                report.updates -= 1
+                report.count_updates(-1)
                 continue
             still_open.append(job)
             continue

@@ -54,6 +54,28 @@ class Report:
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
+    def count_page(self, links: int) -> None:
+        """A page of the build that sends, with its links."""
+        self.pages += 1
+        self.links += links
+
+    def count_updates(self, count: int) -> None:
+        """Webmentions planned again for changed or deleted pages (less, when another run
+        sent them meanwhile)."""
+        self.updates += count
+
+    def count_baseline(self) -> None:
+        """A pair recorded without a request (``since``)."""
+        self.baseline += 1
+
+    def count_dry_run(self) -> None:
+        """A ping a dry run would have sent."""
+        self.would_send += 1
+
+    def wait(self, source: str, why: str) -> None:
+        """A page whose pings wait (pending), and the first reason given."""
+        self.waiting.setdefault(source, why)
+
     def count(self, entry: Entry) -> None:
         """Count a pair this run recorded."""
         status = entry["status"]
