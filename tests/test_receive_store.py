@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from linkback.display.model import Kind, Protocol
+from linkback.receive.fetch import HostSlots
 from linkback.receive.store import (
     Author,
     Content,
@@ -282,3 +283,25 @@ def test_the_connections_of_ended_threads_are_closed(store: SqlStore, db: str) -
     # Without the pruning, 22. SQLite may keep one closed handle a moment longer: it closes
     # a file only when no other connection of the process holds a lock on it.
     assert open_connections(store, db) <= 3
+
+
+def test_fetch_slots_of_a_host_are_shared_by_every_process_on_the_store(db: str) -> None:
+    """verify_per_host holds across uvicorn's workers: two stores on one database stand for
+    two processes. A slot frees itself when its lease ends (a process killed mid-fetch)."""
+    first, second = open_store(db), open_store(db)
+    try:
+        one, other = HostSlots(first, 2, lease=60), HostSlots(second, 2, lease=60)
+        held = [one.acquire("a.test"), other.acquire("a.test")]
+        assert all(held)
+        assert one.acquire("a.test") is None and other.acquire("a.test") is None
+        assert other.acquire("b.test") is not None  # another host has slots of its own
+        other.release(held[1] or "")
+        assert one.acquire("a.test") is not None
+        short = HostSlots(first, 3, lease=0.2)
+        assert short.acquire("a.test") is not None and short.acquire("a.test") is None
+        assert short.acquire("a.test", timeout=1.0) is not None  # the leased one ran out
+        first.free_slots(expired_only=False)  # at start on SQLite: a killed run's slots
+        assert all(HostSlots(second, 2, lease=60).acquire("a.test") for _ in range(2))
+    finally:
+        first.close()
+        second.close()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from ..common.http import Client, FetchError, Response
 from ..common.settings import Settings
 from .config import ServiceConfig
+from .store import Store
 
 PAGE_CAP = 1_000_000
 VERIFY_REDIRECTS = 10  # a receiver follows more than a sender (5): sources move more often
@@ -38,32 +40,31 @@ def make_client(config: ServiceConfig, *, sync: bool, site: bool = False) -> Cli
 
 
 class HostSlots:
-    """At most ``limit`` fetches in flight to one source host, across all threads."""
+    """At most ``limit`` fetches in flight to one source host, across every thread of every
+    process on the store: uvicorn's workers, or several services on one PostgreSQL. A slot
+    is a row of the store, leased, so that a process killed in the middle of a fetch frees
+    its slots when the lease ends."""
 
-    def __init__(self, limit: int) -> None:
+    POLL = 0.05  # seconds between two tries of a fetch that may wait (a pingback's)
+
+    def __init__(self, store: Store, limit: int, lease: float) -> None:
+        self.store = store
         self.limit = limit
-        self._busy: dict[str, int] = {}
-        self._changed = threading.Condition()
+        self.lease = lease
 
-    def acquire(self, host: str, timeout: float = 0.0) -> bool:
+    def acquire(self, host: str, timeout: float = 0.0) -> str | None:
+        """A slot of ``host`` (its holder's name, for :meth:`release`), waiting up to
+        ``timeout`` seconds for one; None when none came free."""
+        holder = uuid.uuid4().hex
         deadline = time.monotonic() + timeout
-        with self._changed:
-            while self._busy.get(host, 0) >= self.limit:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-            self._busy[host] = self._busy.get(host, 0) + 1
-            return True
+        while not self.store.take_slot(host, holder, self.limit, self.lease):
+            if time.monotonic() + self.POLL > deadline:
+                return None
+            time.sleep(self.POLL)
+        return holder
 
-    def release(self, host: str) -> None:
-        with self._changed:
-            left = self._busy.get(host, 1) - 1
-            if left:
-                self._busy[host] = left
-            else:
-                self._busy.pop(host, None)
-            self._changed.notify_all()
+    def release(self, holder: str) -> None:
+        self.store.give_slot(holder)
 
 
 @dataclass(frozen=True)

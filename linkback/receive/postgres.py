@@ -11,6 +11,7 @@ from typing import Any
 from .store import SqlStore, StoreError
 
 SCHEMA_LOCK = 0x6C696E6B  # "link": the advisory lock migrations take
+SLOTS_LOCK = 0x736C6F74  # "slot": the one the counting of a host's fetch slots takes
 
 _CLAIM = (
     "UPDATE linkbacks SET lease_until = %s, claimed_by = %s WHERE id IN ("
@@ -45,3 +46,7 @@ class PostgresStore(SqlStore):
     def _lock_schema(self, cursor: Any) -> None:
         """Processes starting at once would deadlock creating the same tables."""
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+
+    def _lock_slots(self, cursor: Any) -> None:
+        """Two processes counting one host's slots at once would both see one free."""
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SLOTS_LOCK,))

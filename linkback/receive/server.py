@@ -1,8 +1,8 @@
 """``linkback serve``: the app on uvicorn, with uvicorn's own worker processes.
 
-Before the workers start, claims left by a previous run are queued again (all of them on
-SQLite, whose file one service owns; only expired leases on PostgreSQL, which other
-machines may be using). uvicorn stops on SIGTERM after the lifespan's shutdown, in which
+Before the workers start, claims left by a previous run are queued again and the fetch
+slots it held are freed (all of them on SQLite, whose file one service owns; only expired
+leases on PostgreSQL, which other machines may be using). uvicorn stops on SIGTERM after the lifespan's shutdown, in which
 the verification threads finish what they are doing, and exits 0.
 """
 
@@ -22,8 +22,10 @@ def serve(config: ServiceConfig) -> int:
     import uvicorn
 
     store = open_store(config.db)
+    shared = config.db.startswith(("postgresql:", "postgres:"))
     try:
-        store.requeue_claims(expired_only=config.db.startswith(("postgresql:", "postgres:")))
+        store.requeue_claims(expired_only=shared)
+        store.free_slots(expired_only=shared)
     finally:
         store.close()
     os.environ[SERVED_CONFIG] = json.dumps(config.to_mapping())

@@ -23,7 +23,7 @@ class Service:
     def __init__(self, config: ServiceConfig, *, store: SqlStore | None = None) -> None:
         self.config = config
         self.store = store or open_store(config.db)
-        self.verifier = Verifier(config)
+        self.verifier = Verifier(config, self.store)
         self.limiter = RateLimiter(config.rate_limit)
         self.akismet = Akismet(config) if config.akismet_key else None
         self.workers = Workers(

@@ -25,7 +25,7 @@ from typing import Any
 from ..common.urls import page_key
 from ..display.model import Author, Kind, Protocol
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: fetch_slots (every statement below runs again: they are idempotent)
 RETRY_DELAYS = (60.0, 600.0, 3600.0)  # back-off after the 1st, 2nd and 3rd transient failure
 
 
@@ -192,6 +192,12 @@ _TABLES = (
     )""",
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
     "INSERT INTO counters (name, value) VALUES ('seq', 0) ON CONFLICT (name) DO NOTHING",
+    # A fetch in flight to a source host, from any process on the store (verify_per_host).
+    """CREATE TABLE IF NOT EXISTS fetch_slots (
+        holder TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        until DOUBLE PRECISION NOT NULL
+    )""",
 )
 
 
@@ -242,6 +248,19 @@ class Store(ABC):
 
     @abstractmethod
     def queue_length(self) -> int: ...
+
+    @abstractmethod
+    def take_slot(self, host: str, holder: str, limit: int, lease: float) -> bool:
+        """One of the ``limit`` fetch slots of ``host`` for ``holder``, if one is free; shared
+        by every process on the store, and freed by itself after ``lease`` seconds."""
+
+    @abstractmethod
+    def give_slot(self, holder: str) -> None: ...
+
+    @abstractmethod
+    def free_slots(self, *, expired_only: bool) -> None:
+        """At start: the slots a killed process held (all on SQLite, which one service owns;
+        the expired ones on PostgreSQL, which other machines may be using)."""
 
     @abstractmethod
     def set_status(self, linkback_id: int, status: Status, reason: str | None = None) -> bool: ...
@@ -330,6 +349,9 @@ class SqlStore(Store):
     def _lock_schema(self, cursor: Any) -> None:
         """Serialise migrations of processes starting together (SQLite's BEGIN IMMEDIATE
         does already)."""
+
+    def _lock_slots(self, cursor: Any) -> None:
+        """Serialise the counting of a host's fetch slots (SQLite's BEGIN IMMEDIATE does)."""
 
     # Plumbing -------------------------------------------------------------------------------
 
@@ -601,6 +623,30 @@ class SqlStore(Store):
                     parameters,
                 ).rowcount
             )
+
+    def take_slot(self, host: str, holder: str, limit: int, lease: float) -> bool:
+        now = time.time()
+        with self._transaction() as cursor:
+            self._lock_slots(cursor)
+            self._run(cursor, "DELETE FROM fetch_slots WHERE until < ?", (now,))
+            taken = self._run(cursor, "SELECT count(*) FROM fetch_slots WHERE host = ?", (host,))
+            if int(taken.fetchone()[0]) >= limit:
+                return False
+            self._run(
+                cursor,
+                "INSERT INTO fetch_slots (holder, host, until) VALUES (?, ?, ?)",
+                (holder, host, now + lease),
+            )
+            return True
+
+    def give_slot(self, holder: str) -> None:
+        with self._transaction() as cursor:
+            self._run(cursor, "DELETE FROM fetch_slots WHERE holder = ?", (holder,))
+
+    def free_slots(self, *, expired_only: bool) -> None:
+        until = time.time() if expired_only else float("inf")
+        with self._transaction() as cursor:
+            self._run(cursor, "DELETE FROM fetch_slots WHERE until < ?", (until,))
 
     def queue_length(self) -> int:
         with self._transaction() as cursor:

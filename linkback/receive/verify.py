@@ -25,7 +25,7 @@ from ..common.urls import host_of, normalise, page_key
 from ..display.model import RSVP_VALUES, Kind, sanitise
 from .config import ServiceConfig
 from .fetch import PAGE_CAP, HostSlots, SourceWindow, make_client
-from .store import Author, Content
+from .store import Author, Content, Store
 
 CONTENT_LIMIT = 10_000
 EXCERPT_CHARS = 300
@@ -280,12 +280,13 @@ class Verifier:
     """Fetches sources (at most ``verify_per_host`` at once per host, once per 30 s per
     URL) and asks the site whether targets exist."""
 
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, store: Store) -> None:
         self.config = config
         self.background = make_client(config, sync=False)
         self.sync = make_client(config, sync=True)
         self.site = make_client(config, sync=True, site=True)
-        self.slots = HostSlots(config.verify_per_host)
+        # A slot outlives its fetch's deadline a little: then it frees itself.
+        self.slots = HostSlots(store, config.verify_per_host, config.verify_timeout + 5)
         self.window = SourceWindow()
         self._targets: dict[str, tuple[float, bool]] = {}
         self._targets_lock = threading.Lock()
@@ -349,7 +350,8 @@ class Verifier:
 
     def _fetch(self, client: Client, source: str, *, sync: bool) -> Response:
         host = host_of(source)
-        if not self.slots.acquire(host, client.settings.timeout if sync else 0.0):
+        slot = self.slots.acquire(host, client.settings.timeout if sync else 0.0)
+        if slot is None:
             if sync:
                 raise FetchError(f"too many fetches in flight to {host}", Verdict.TRANSIENT)
             raise Busy(host)
@@ -359,7 +361,7 @@ class Verifier:
             self.window.keep(source, None, error)
             raise
         finally:
-            self.slots.release(host)
+            self.slots.release(slot)
         self.window.keep(source, response, None)
         return response
 
