@@ -268,7 +268,7 @@ def send(
                 deleted = _execute(context, jobs, discover_first=True, gone=result.gone)
                 _record_sources(settings, result, deleted, current)
         if not settings.dry_run:
-            _update_cache(settings, result, cache, current)
+            _update_cache(settings, result, cache, current, logger)
     report.seconds = time.monotonic() - started
     return report
 
@@ -336,7 +336,11 @@ def _record_sources(settings: Settings, result: Plan, deleted: set[str], log: Se
 
 
 def _update_cache(
-    settings: Settings, result: Plan, cache: PageCache | None, log: Snapshot | SentLog
+    settings: Settings,
+    result: Plan,
+    cache: PageCache | None,
+    log: Snapshot | SentLog,
+    logger: logging.Logger,
 ) -> None:
     """Remember the pages whose links are all settled in ``log``, the sent-log as it is now
     (the snapshot the plan read, or the log this run wrote), and whose content is the one
@@ -366,7 +370,7 @@ def _update_cache(
     )
     fresh = PageCache(log.digest, pages, watched)
     if fresh != cache:
-        pagecache.save(settings, fresh)
+        pagecache.save(settings, fresh, logger)
 
 
 def _still_open(result: Plan, log: SentLog, report: Report) -> list[Job]:

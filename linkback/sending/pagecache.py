@@ -32,7 +32,7 @@ from ..version import __version__
 from .source import Source
 
 FORMAT = 2
-logger = logging.getLogger("linkback")
+_logger = logging.getLogger("linkback")  # for load; save is given the run's logger
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,12 @@ def load(settings: Settings, log_digest: str) -> PageCache | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-        logger.debug("linkback: ignoring the page cache %s: %r", path, error)
+        _logger.debug("linkback: ignoring the page cache %s: %r", path, error)
         return None
     return PageCache(log_digest, pages, frozenset(str(url) for url in data["watched"]))
 
 
-def save(settings: Settings, cache: PageCache) -> None:
+def save(settings: Settings, cache: PageCache, logger: logging.Logger) -> None:
     """Replace the cache atomically; a cache that cannot be written is only a slower build."""
     path = path_for(settings.sent_log_path)
     data = {
