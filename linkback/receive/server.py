@@ -2,8 +2,9 @@
 
 Before the workers start, claims left by a previous run are queued again and the fetch
 slots it held are freed (all of them on SQLite, whose file one service owns; only expired
-leases on PostgreSQL, which other machines may be using). uvicorn stops on SIGTERM after the lifespan's shutdown, in which
-the verification threads finish what they are doing, and exits 0.
+leases on PostgreSQL, which other machines may be using). uvicorn stops on SIGTERM after
+the lifespan's shutdown, in which the verification threads finish what they are doing, and
+exits 0.
 """
 
 from __future__ import annotations
