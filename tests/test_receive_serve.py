@@ -148,3 +148,29 @@ def test_sigterm_while_verifying_finishes_the_verification_and_exits_0(
         assert record.status is Status.PENDING and store.queue_length() == 0
     finally:
         store.close()
+
+
+def test_public_url_and_admin_token_are_options_of_serve(
+    tmp_path: Path, site: StaticSite, target: str
+) -> None:
+    """``--public-url`` names the status URLs (the service behind a proxy), and
+    ``--admin-token`` turns the moderation page on: without it every admin path is 404."""
+    public = "https://example.org/linkback"
+    process, url = _start(tmp_path, site, "--public-url", public, "--admin-token", "s3cret")
+    try:
+        answer = requests.post(
+            url + "/webmention", {"source": "http://127.0.0.2/x", "target": target}, timeout=5
+        )
+        assert answer.status_code == 201
+        assert answer.headers["Location"].startswith(public + "/webmention/status/")
+        login = requests.get(url + "/admin/", timeout=5)
+        assert login.status_code == 200 and 'name="token"' in login.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    process, url = _start(tmp_path, site)
+    try:
+        assert requests.get(url + "/admin/", timeout=5).status_code == 404
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
