@@ -210,6 +210,24 @@ class Peer(_Background):
 
         return self.add_handler(path, answer, method=method)
 
+    def add_trickle(self, path: str, spaces: int) -> str:
+        """A page whose body comes one space every 0.1 s, ``spaces`` of them, without a
+        Content-Length: a source too slow for a deadline. It stops when the client goes."""
+
+        def trickle(handler: PeerHandler) -> None:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/html")
+            handler.end_headers()
+            for _ in range(spaces):
+                try:
+                    handler.wfile.write(b" ")
+                    handler.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+        return self.add_handler(path, trickle)
+
     def add_handler(self, path: str, route: Route, *, method: str = "GET") -> str:
         """Let ``route(handler)`` write the whole answer to requests for ``path``."""
         self._routes[(method.upper(), path)] = route

@@ -122,6 +122,33 @@ def receiver(make_receiver: Callable[..., Receiver]) -> Receiver:
     return make_receiver()
 
 
+@pytest.fixture
+def target(site: StaticSite, site_dir: Path) -> str:
+    """An article of the site (it exists: the site answers 200 for it)."""
+    page = site_dir / "article" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<!DOCTYPE html><title>Article</title><p>Hello</p>", encoding="utf-8")
+    return site.url + "article/"
+
+
+def wait_verified(db: str, count: int, timeout: float = 15) -> list[Linkback]:
+    """The pending linkbacks of the store at ``db`` once ``count`` are and none is queued,
+    else, at ``timeout``, every linkback it has."""
+    from linkback.receive.store import open_store
+
+    store = open_store(db)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            records = store.list(statuses=[Status.PENDING])
+            if len(records) >= count and store.queue_length() == 0:
+                return records
+            time.sleep(0.1)
+        return store.list()
+    finally:
+        store.close()
+
+
 def free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))

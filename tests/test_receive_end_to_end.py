@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import ronkyuu
 
-from linkback.receive.store import Linkback, Status, open_store
+from linkback.receive.store import Linkback, Status
 from tests.peer import StaticSite, trackback_rdf
-from tests.receiver import Receiver, serve_process
+from tests.receiver import Receiver, serve_process, wait_verified
 
 PROTOCOLS = ("webmention", "pingback", "trackback")
 
@@ -68,20 +68,6 @@ def post(blog: StaticSite, folder: str, target: str) -> Path:
     return out
 
 
-def wait_for(db: Path, count: int) -> list[Linkback]:
-    store = open_store(str(db))
-    try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            records = store.list(statuses=[Status.PENDING])
-            if len(records) >= count:
-                return records
-            time.sleep(0.1)
-        return store.list()
-    finally:
-        store.close()
-
-
 def test_linkback_send_to_linkback_serve_by_all_three_protocols(
     tmp_path: Path, site: StaticSite, site_dir: Path, blog: StaticSite, service: str
 ) -> None:
@@ -90,7 +76,7 @@ def test_linkback_send_to_linkback_serve_by_all_three_protocols(
         out = post(blog, protocol, target)
         sent_log = tmp_path / f"{protocol}.json"
         assert "1 sent" in linkback_send(out, f"{blog.url}{protocol}/", sent_log, protocol)
-    records = wait_for(tmp_path / "linkback.sqlite", 3)
+    records = wait_verified(str(tmp_path / "linkback.sqlite"), 3)
     assert sorted((r.protocol.value, r.status.value) for r in records) == [
         (p, "pending") for p in sorted(PROTOCOLS)
     ]
@@ -106,7 +92,7 @@ def test_ronkyuu_from_pypi_delivers_a_webmention(
     source = f"{blog.url}ronkyuu/post/"
     result = ronkyuu.sendWebmention(source, target, test_urls=False, timeout=5)
     assert result is not None and result.status_code == 201
-    (record,) = wait_for(tmp_path / "linkback.sqlite", 1)
+    (record,) = wait_verified(str(tmp_path / "linkback.sqlite"), 1)
     assert record.source == source and record.status is Status.PENDING
 
 

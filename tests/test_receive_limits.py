@@ -18,13 +18,6 @@ from tests.receiver import id_of
 TRUSTED = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8"))
 
 
-@pytest.fixture
-def target(site: StaticSite, site_dir: Path) -> str:
-    (site_dir / "article").mkdir()
-    (site_dir / "article" / "index.html").write_text("<title>A</title>", encoding="utf-8")
-    return site.url + "article/"
-
-
 @pytest.mark.parametrize("path", ["/webmention", "/xmlrpc", "/trackback?target=x"])
 def test_bodies_over_64_kib_are_refused_with_413(receiver, path: str) -> None:  # type: ignore[no-untyped-def]
     answer = receiver.post(path, b"source=" + b"x" * (64 * 1024))

@@ -5,20 +5,12 @@ from __future__ import annotations
 import time
 import xmlrpc.client
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from linkback.receive.store import Rule, RuleKind, Status
 from tests.peer import Peer, StaticSite
 from tests.receiver import Receiver
-
-
-@pytest.fixture
-def target(site: StaticSite, site_dir: Path) -> str:
-    (site_dir / "article").mkdir()
-    (site_dir / "article" / "index.html").write_text("<title>A</title>", encoding="utf-8")
-    return site.url + "article/"
 
 
 def page(body: str) -> str:
@@ -77,19 +69,7 @@ def test_each_fault_code(
     other = make_receiver(verify_timeout_sync=0.5)
     assert fault_of(lambda: proxy(other).pingback.ping(broken, target)) == 50
 
-    def drip(handler) -> None:  # type: ignore[no-untyped-def]
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/html")
-        handler.end_headers()
-        for _ in range(30):
-            try:
-                handler.wfile.write(b" ")
-                handler.wfile.flush()
-            except OSError:
-                return
-            time.sleep(0.1)
-
-    slow = peer.add_handler("/slow", drip)
+    slow = peer.add_trickle("/slow", 30)
     started = time.monotonic()
     with pytest.raises(xmlrpc.client.Fault) as raised:
         proxy(other).pingback.ping(slow, target)

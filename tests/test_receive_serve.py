@@ -9,23 +9,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import requests
 
 from linkback.receive.store import Status, open_store
 from tests.peer import Peer, StaticSite
-from tests.receiver import serve_process
+from tests.receiver import serve_process, wait_verified
 
 
 def page(target: str) -> str:
     return f'<!DOCTYPE html><title>Source</title><p><a href="{target}">x</a></p>'
-
-
-@pytest.fixture
-def target(site: StaticSite, site_dir: Path) -> str:
-    (site_dir / "article").mkdir()
-    (site_dir / "article" / "index.html").write_text("<title>A</title>", encoding="utf-8")
-    return site.url + "article/"
 
 
 def _start(tmp_path: Path, site: StaticSite, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -37,20 +29,6 @@ def _start(tmp_path: Path, site: StaticSite, *extra: str) -> tuple[subprocess.Po
 def _kill(process: subprocess.Popen[bytes]) -> None:
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
-
-
-def _wait_verified(db: str, count: int, timeout: float = 15) -> list:  # type: ignore[type-arg]
-    store = open_store(db)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            records = store.list(statuses=[Status.PENDING])
-            if len(records) >= count and store.queue_length() == 0:
-                return records
-            time.sleep(0.1)
-        return store.list()
-    finally:
-        store.close()
 
 
 def test_sigterm_stops_cleanly_with_exit_0_and_a_request_log(
@@ -87,7 +65,7 @@ def test_kill_9_while_queued_and_while_verifying_loses_and_repeats_nothing(
     _kill(process)  # some are being verified, the others are queued
     process, url = _start(tmp_path, site)
     try:
-        records = _wait_verified(str(tmp_path / "linkback.sqlite"), len(sources))
+        records = wait_verified(str(tmp_path / "linkback.sqlite"), len(sources))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
@@ -113,7 +91,7 @@ def test_two_processes_on_one_postgresql_verify_each_job_once(
             url = first_url if n % 2 else second_url
             answer = requests.post(url + "/webmention", {"source": source, "target": target})
             assert answer.status_code == 201
-        records = _wait_verified(postgres_url, len(sources), timeout=30)
+        records = wait_verified(postgres_url, len(sources), timeout=30)
     finally:
         for process in (first, second):
             process.send_signal(signal.SIGTERM)

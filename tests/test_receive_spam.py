@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 import xmlrpc.client
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,16 +15,8 @@ from linkback.receive.rules import block, matches
 from linkback.receive.spam import mostly_links
 from linkback.receive.store import Content, Rule, RuleKind, Status
 from tests.admin_data import add
-from tests.peer import Answer, Peer, StaticSite
+from tests.peer import Answer, Peer
 from tests.receiver import Receiver, id_of
-
-
-@pytest.fixture
-def target(site: StaticSite, site_dir: Path) -> str:
-    page = site_dir / "article" / "index.html"
-    page.parent.mkdir(parents=True)
-    page.write_text("<!DOCTYPE html><title>Article</title><p>Hello</p>", encoding="utf-8")
-    return site.url + "article/"
 
 
 def entry(body: str, author: str = "http://127.0.0.2/~ann") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -10,15 +11,6 @@ from linkback.display.model import Kind
 from linkback.receive.store import Status
 from tests.peer import Peer, StaticSite
 from tests.receiver import Receiver, id_of
-
-
-@pytest.fixture
-def target(site: StaticSite, site_dir: Path) -> str:
-    """An article of the site (it exists: the site answers 200 for it)."""
-    page = site_dir / "article" / "index.html"
-    page.parent.mkdir(parents=True)
-    page.write_text("<!DOCTYPE html><title>Article</title><p>Hello</p>", encoding="utf-8")
-    return site.url + "article/"
 
 
 def page(body: str, title: str = "A source") -> str:
@@ -245,24 +237,8 @@ def test_a_source_that_never_answers_in_time_is_retried_not_deleted(
 ) -> None:
     receiver = make_receiver(verify_timeout=0.5)
 
-    def drip(handler) -> None:  # type: ignore[no-untyped-def]
-        import time
-
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/html")
-        handler.end_headers()
-        for _ in range(20):
-            try:
-                handler.wfile.write(b" ")
-                handler.wfile.flush()
-            except OSError:
-                return
-            time.sleep(0.1)
-
-    source = peer.add_handler("/drip", drip)
+    source = peer.add_trickle("/drip", 20)
     first = id_of(receiver.webmention(source, target))
-    import time
-
     deadline = time.monotonic() + 5
     while receiver.store.get(first).attempts == 0 and time.monotonic() < deadline:  # type: ignore[union-attr]
         time.sleep(0.05)
