@@ -100,11 +100,21 @@ def screenshot(driver: Any, path: Path) -> Path:
 
 
 def submit(driver: Any, button: Any) -> None:
-    """Click a form's button and wait until the next page has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Click a form's button and wait until the next page has loaded in place of this one.
+
+    The wait polls a mark left on the old page's window, never the old page's elements:
+    while a page is being replaced, Chromium may answer a question about one of its
+    elements with an "unhandled inspector error" instead of "stale element", so nothing
+    here touches the old page after the click, and errors while the new one loads are
+    polled through.
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = driver.find_element(By.TAG_NAME, "html")
+    driver.execute_script("window.linkbackOldPage = true")
     button.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return !window.linkbackOldPage && document.readyState === 'complete'"
+        )
+    )

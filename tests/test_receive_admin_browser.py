@@ -36,6 +36,7 @@ def avatar(peer: Peer) -> str:
 def log_in(browser: Any, admin: Receiver) -> None:
     from selenium.webdriver.common.by import By
 
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})  # each test a new visitor
     browser.get(admin.url + "/admin/")
     field = browser.find_element(By.ID, "token")
     assert browser.find_element(By.CSS_SELECTOR, "label[for=token]").text == "Admin token"
