@@ -13,6 +13,7 @@ import pytest
 from linkback.display.model import Kind, Protocol
 from linkback.receive.fetch import HostSlots
 from linkback.receive.store import (
+    Arrival,
     Author,
     Content,
     Rule,
@@ -39,6 +40,20 @@ def store(db: str) -> Iterator[SqlStore]:
     opened = open_store(db)
     yield opened
     opened.close()
+
+
+def test_pairs_received_together_get_their_ids_in_order(store: SqlStore) -> None:
+    arrivals = [
+        Arrival(f"{SOURCE}/1", TARGET, Protocol.WEBMENTION),
+        Arrival(f"{SOURCE}/2", TARGET, Protocol.WEBMENTION),
+        Arrival(f"{SOURCE}/1", TARGET, Protocol.WEBMENTION),  # sent twice in one batch
+    ]
+    ids = store.receive_many(arrivals)
+    first, second = (store.find(f"{SOURCE}/{n}", TARGET) for n in (1, 2))
+    assert first is not None and second is not None
+    assert ids == [first.id, second.id, first.id]
+    assert first.status is Status.QUEUED and second.status is Status.QUEUED
+    assert store.queue_length() == 2
 
 
 def test_a_received_pair_is_queued_and_claimed_once(store: SqlStore) -> None:

@@ -128,6 +128,16 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Arrival:
+    """A claim to store for verification: ``due`` is when to verify it (None: now)."""
+
+    source: str
+    target: str
+    protocol: Protocol
+    due: float | None = None
+
+
+@dataclass(frozen=True)
 class Rule:
     kind: RuleKind
     pattern: str
@@ -205,11 +215,16 @@ class Store(ABC):
     """What the service, the workers and ``linkback mentions`` need from a store."""
 
     @abstractmethod
+    def receive_many(self, arrivals: Sequence[Arrival]) -> list[int]:
+        """Store (or re-queue) pairs for verification in one transaction, durably, before
+        any is acknowledged; a pair being verified right now is queued again (its source
+        announced a change). The ids are in the order of ``arrivals``."""
+
     def receive(
         self, source: str, target: str, protocol: Protocol, *, due: float | None = None
     ) -> int:
-        """Store (or re-queue) a pair for verification, durably, before it is acknowledged;
-        a pair being verified right now is queued again (its source announced a change)."""
+        """:meth:`receive_many` for one pair."""
+        return self.receive_many([Arrival(source, target, protocol, due)])[0]
 
     @abstractmethod
     def find(self, source: str, target: str) -> Linkback | None: ...
@@ -429,23 +444,34 @@ class SqlStore(Store):
 
     # Receiving ------------------------------------------------------------------------------
 
-    def receive(
-        self, source: str, target: str, protocol: Protocol, *, due: float | None = None
-    ) -> int:
+    def receive_many(self, arrivals: Sequence[Arrival]) -> list[int]:
         stamp = now_iso()
-        when = time.time() if due is None else due
+        now = time.time()
+        ids = []
         with self._transaction() as cursor:
-            seq = self._next_seq(cursor)
-            row = self._run(
-                cursor,
-                "INSERT INTO linkbacks (source, target, target_key, protocol, status, received, "
-                "updated, seq, due) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?) "
-                "ON CONFLICT (source, target) DO UPDATE SET due = excluded.due, "
-                "lease_until = NULL, claimed_by = NULL, attempts = 0, seq = excluded.seq, "
-                "updated = excluded.updated RETURNING id",
-                (source, target, _key(target), protocol.value, stamp, stamp, seq, when),
-            ).fetchone()
-        return int(row[0])
+            for arrival in arrivals:
+                seq = self._next_seq(cursor)
+                due = now if arrival.due is None else arrival.due
+                row = self._run(
+                    cursor,
+                    "INSERT INTO linkbacks (source, target, target_key, protocol, status, "
+                    "received, updated, seq, due) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?) "
+                    "ON CONFLICT (source, target) DO UPDATE SET due = excluded.due, "
+                    "lease_until = NULL, claimed_by = NULL, attempts = 0, seq = excluded.seq, "
+                    "updated = excluded.updated RETURNING id",
+                    (
+                        arrival.source,
+                        arrival.target,
+                        _key(arrival.target),
+                        arrival.protocol.value,
+                        stamp,
+                        stamp,
+                        seq,
+                        due,
+                    ),
+                ).fetchone()
+                ids.append(int(row[0]))
+        return ids
 
     def add(
         self,
@@ -841,6 +867,7 @@ def open_store(db: str) -> SqlStore:
 
 
 __all__ = [
+    "Arrival",
     "Author",
     "Content",
     "Job",
