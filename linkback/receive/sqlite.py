@@ -9,10 +9,14 @@ the start of each transaction (``BEGIN IMMEDIATE``), so a claim cannot race anot
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from .store import SqlStore, StoreError
+
+LOCK_TIMEOUT = 30.0  # seconds a write waits for the lock before it fails
+LOCK_RETRY = 0.0005  # seconds between two tries to take it
 
 _CLAIM = (
     "UPDATE linkbacks SET lease_until = ?, claimed_by = ? WHERE id IN ("
@@ -36,7 +40,7 @@ class SqliteStore(SqlStore):
             )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT * 1000:.0f}")
             # 256 KiB of pages a connection (SQLite's default is 2 MiB): every thread of
             # every worker has one, and a count of the queue fills it as the table grows; the
             # pages are in the operating system's cache anyway.
@@ -46,7 +50,29 @@ class SqliteStore(SqlStore):
         return connection
 
     def _begin(self, connection: Any) -> None:
-        connection.execute("BEGIN IMMEDIATE")
+        """Take the write lock, trying again every half millisecond while another holds it.
+
+        SQLite's own wait sleeps longer and longer between tries (up to 100 ms), so under a
+        steady stream of writes from the other server processes a waiter could lose every
+        round: short, even tries keep the wait near the length of the transactions ahead.
+        """
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        connection.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if not _locked(error) or time.monotonic() > deadline:
+                        raise
+                time.sleep(LOCK_RETRY)
+        finally:
+            connection.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT * 1000:.0f}")
 
     def _claim_sql(self) -> str:
         return _CLAIM
+
+
+def _locked(error: sqlite3.OperationalError) -> bool:
+    return str(error).startswith(("database is locked", "database table is locked"))
