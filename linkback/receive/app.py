@@ -27,7 +27,17 @@ from .service import Service
 
 SERVED_CONFIG = "LINKBACK_SERVE_OPTIONS"  # how `linkback serve` hands options to its workers
 
-Handler = Callable[[Service, bytes, Request], Response]
+Handler = Callable[[Service, bytes, Request], Awaitable[Response]]
+BlockingHandler = Callable[[Service, bytes, Request], Response]
+
+
+def threaded(handler: BlockingHandler) -> Handler:
+    """A handler that waits (on a fetch of the source), run on the thread pool."""
+
+    async def run(service: Service, body: bytes, request: Request) -> Response:
+        return await run_in_threadpool(handler, service, body, request)
+
+    return run
 
 
 def create_app(config: ServiceConfig, *, service: Service | None = None) -> Starlette:
@@ -42,7 +52,7 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Star
         finally:
             await run_in_threadpool(running.stop)
 
-    def post(handler: Handler, *, threaded: bool) -> Callable[[Request], Awaitable[Response]]:
+    def post(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             peer = request.client.host if request.client else ""
             address = client_address(peer, request.headers.get("x-forwarded-for"), running.proxies)
@@ -57,9 +67,7 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Star
                 body = await read_body(request)
             except TooLarge:
                 return PlainTextResponse("request body too large", status_code=413)
-            if threaded:  # it waits on a fetch of the source
-                return await run_in_threadpool(handler, running, body, request)
-            return handler(running, body, request)
+            return await handler(running, body, request)
 
         return endpoint
 
@@ -74,11 +82,11 @@ def create_app(config: ServiceConfig, *, service: Service | None = None) -> Star
         return JSONResponse({"status": "ok", "queue": length})
 
     routes = [
-        Route("/webmention", post(webmention.receive, threaded=False), methods=["POST"]),
+        Route("/webmention", post(webmention.receive), methods=["POST"]),
         Route("/webmention", get(webmention.form), methods=["GET"]),
         Route("/webmention/status/{linkback_id}", get(webmention.status), methods=["GET"]),
-        Route("/xmlrpc", post(pingback.receive, threaded=True), methods=["POST"]),
-        Route("/trackback", post(trackback.receive, threaded=True), methods=["POST"]),
+        Route("/xmlrpc", post(threaded(pingback.receive)), methods=["POST"]),
+        Route("/trackback", post(threaded(trackback.receive)), methods=["POST"]),
         Route("/api/linkbacks", get(api.linkbacks), methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         *admin.routes(running),

@@ -9,6 +9,7 @@ import time
 from .akismet import Akismet
 from .chores import Chores
 from .config import ServiceConfig
+from .intake import Intake
 from .limits import RateLimiter
 from .notify import Notifier
 from .rebuild import Rebuilder
@@ -24,6 +25,7 @@ class Service:
         self.config = config
         self.store = store or open_store(config.db)
         self.verifier = Verifier(config, self.store)
+        self.intake = Intake(self.store)
         self.limiter = RateLimiter(config.rate_limit)
         self.akismet = Akismet(config) if config.akismet_key else None
         self.workers = Workers(
@@ -42,10 +44,12 @@ class Service:
         self._rules_lock = threading.Lock()
 
     def start(self) -> None:
+        self.intake.start()
         self.workers.start()
         self.chores.start()
 
     def stop(self) -> None:
+        self.intake.stop()
         self.workers.stop()
         self.chores.stop()
         for client in (self.akismet, self.rebuilder):

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from ..display.model import Protocol
 from . import claims
 from .service import Service
+from .store import Arrival
 
 FORM = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Send a Webmention</title></head>
@@ -39,14 +40,15 @@ def form_fields(body: bytes) -> dict[str, str]:
     return {name: values[-1].strip() for name, values in parsed.items()}
 
 
-def receive(service: Service, body: bytes, request: Request) -> Response:
+async def receive(service: Service, body: bytes, request: Request) -> Response:
+    """Check the claim at once; answer 201 once it is stored (with others arriving with it)."""
     fields = form_fields(body)
     source, target = fields.get("source", ""), fields.get("target", "")
     problem = claims.check(source, target, service.config.site_hosts, service.rules())
     if problem is not None:
         return PlainTextResponse(problem.value, status_code=400)
     target = claims.stored_target(target)
-    linkback_id = service.store.receive(source, target, Protocol.WEBMENTION)
+    linkback_id = await service.intake.receive(Arrival(source, target, Protocol.WEBMENTION))
     service.workers.wake()
     location = service.status_url(linkback_id)
     return PlainTextResponse(
