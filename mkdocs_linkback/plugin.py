@@ -25,7 +25,12 @@ from mkdocs.plugins import BasePlugin
 import linkback
 from linkback import ConfigError, Settings, Source, display
 from linkback.common import pages
-from linkback.common.settings import OPTIONS, OPTIONS_BY_NAME, unknown_setting_message
+from linkback.common.settings import (
+    OPTIONS,
+    OPTIONS_BY_NAME,
+    check_value,
+    unknown_setting_message,
+)
 from linkback.sending.source import wants_linkbacks
 
 if TYPE_CHECKING:
@@ -53,11 +58,10 @@ class Setting(base.BaseConfigOption[T]):
         if self.option.kind is bool and value in (0, 1) and not isinstance(value, bool):
             value = bool(value)  # `!ENV [LINKBACK_SEND, false]` reads LINKBACK_SEND=1 as 1
         try:
-            checked = Settings.from_mapping({self.option.name: value}, environ={})
+            checked: T = check_value(self.option, value, self.option.name)
         except ConfigError as error:
             raise ValidationError(str(error)) from None
-        checked_value: T = getattr(checked, self.option.name)
-        return checked_value
+        return checked
 
 
 class LinkbackConfig(base.Config):
@@ -104,7 +108,8 @@ class LinkbackPlugin(BasePlugin[LinkbackConfig]):
         config_file = config.config_file_path
         try:
             self.settings = Settings.from_mapping(
-                dict(self.config),
+                {},
+                checked=dict(self.config),  # each value checked as MkDocs read it
                 spelling="plain",
                 site_url=config.site_url or "",
                 blog_name=config.site_name,

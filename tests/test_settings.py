@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -272,3 +273,28 @@ def test_since_is_a_date_however_it_is_written(value: object) -> None:
 def test_since_must_be_a_real_iso_date(value: object) -> None:
     with pytest.raises(ConfigError, match=r"^since must be a date \(YYYY-MM-DD\)"):
         Settings.from_mapping({"since": value}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LINKBACK_PROTOCOLS", "webmention,smoke", "LINKBACK_PROTOCOLS: unknown protocol 'smoke'"),
+        ("LINKBACK_AVATARS", "gravatar", "LINKBACK_AVATARS: must be one of local, remote, none"),
+        ("LINKBACK_EXCLUDE", "(unclosed", "LINKBACK_EXCLUDE: '(unclosed' is not a regular"),
+        ("LINKBACK_PINGBACK_ENDPOINT", "ftp://x/", "LINKBACK_PINGBACK_ENDPOINT must be an http"),
+    ],
+)
+def test_an_environment_value_meets_its_options_own_rules(
+    variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape("environment variable " + message)):
+        Settings.from_mapping({}, environ={variable: value})
+
+
+def test_values_checked_as_they_were_read_are_kept_under_the_environment() -> None:
+    """MkDocs checks each option as it reads mkdocs.yml; the core takes those values as they
+    are, and the environment still wins over them."""
+    settings = Settings.from_mapping(
+        {}, checked={"timeout": 7.0, "send": True}, environ={"LINKBACK_SEND": "0"}
+    )
+    assert (settings.timeout, settings.send) == (7.0, False)

@@ -24,6 +24,7 @@ from ..version import __version__
 
 PROTOCOLS: tuple[str, ...] = ("webmention", "pingback", "trackback")
 AVATARS = ("local", "remote", "none")
+ENDPOINTS = ("webmention_endpoint", "pingback_endpoint", "trackback_endpoint")
 PELICAN_PREFIX = "LINKBACK_"
 
 
@@ -177,12 +178,15 @@ class Settings:
         base_dir: str | os.PathLike[str] | None = None,
         environ: Mapping[str, str] | None = None,
         overrides: Mapping[str, Any] | None = None,
+        checked: Mapping[str, Any] | None = None,
     ) -> Settings:
         """Validate raw settings keyed by plain names, or "pelican" (LINKBACK_*) or "cli" names.
 
         Three layers, each winning over the one before: ``values`` (a settings file), the
         ``LINKBACK_<NAME>`` variables of ``environ`` (the process environment by default),
-        and ``overrides`` (the command line's options, keyed by plain names).
+        and ``overrides`` (the command line's options, keyed by plain names). ``checked``
+        holds values already passed through :func:`check_value` (MkDocs checks each option
+        as it reads it), taken as they are, under the three layers.
 
         Unknown names are refused with the closest known one, because a typo such as
         ``LINKBACK_SENTLOG`` would otherwise silently log to the default place.
@@ -192,46 +196,17 @@ class Settings:
             option.pelican_name if spelling == "pelican" else option.name: option
             for option in OPTIONS
         }
-        chosen: dict[str, Any] = {}
+        chosen: dict[str, Any] = dict(checked or {})
         for raw_name, raw_value in values.items():
             option = known.get(raw_name)
             if option is None:
                 raise ConfigError(unknown_setting_message(raw_name, known))
-            chosen[option.name] = coerce(option, raw_value, _spelled(option, spelling))
+            chosen[option.name] = check_value(option, raw_value, _spelled(option, spelling))
         chosen.update(environment_values(environ))
         for name, raw_value in (overrides or {}).items():
             option = OPTIONS_BY_NAME[name]
-            chosen[name] = coerce(option, raw_value, option.cli_name)
-        for name in ("protocols", "exclude"):
-            if name in chosen:
-                chosen[name] = tuple(chosen[name])
-        unknown = [p for p in chosen.get("protocols", ()) if p not in PROTOCOLS]
-        if unknown:
-            raise ConfigError(
-                f"{_spelled(OPTIONS_BY_NAME['protocols'], spelling)}: unknown protocol "
-                f"{unknown[0]!r}; known protocols are {', '.join(PROTOCOLS)}"
-            )
-        if chosen.get("avatars", "local") not in AVATARS:
-            raise ConfigError(
-                f"{_spelled(OPTIONS_BY_NAME['avatars'], spelling)}: must be one of "
-                f"{', '.join(AVATARS)}, got {chosen['avatars']!r}"
-            )
-        patterns = []
-        for pattern in chosen.get("exclude", ()):
-            try:
-                patterns.append(re.compile(pattern))
-            except re.error as error:
-                name = _spelled(OPTIONS_BY_NAME["exclude"], spelling)
-                raise ConfigError(
-                    f"{name}: {pattern!r} is not a regular expression: {error}"
-                ) from None
-        for name in ("webmention_endpoint", "pingback_endpoint", "trackback_endpoint"):
-            value = chosen.get(name)
-            if value is not None and not (is_url(value) and urlsplit(value).scheme in _WEB):
-                raise ConfigError(
-                    f"{_spelled(OPTIONS_BY_NAME[name], spelling)} must be an http(s) URL, "
-                    f"got {value!r}"
-                )
+            chosen[name] = check_value(option, raw_value, option.cli_name)
+        patterns = tuple(re.compile(pattern) for pattern in chosen.get("exclude", ()))
         if site_url and not is_url(site_url):
             raise ConfigError(f"the site URL {site_url!r} is not a URL")
         return cls(
@@ -239,7 +214,7 @@ class Settings:
             site_url=site_url or "",
             blog_name=blog_name or "",
             base_dir=Path(base_dir) if base_dir is not None else Path.cwd(),
-            exclude_patterns=tuple(patterns),
+            exclude_patterns=patterns,
         )
 
     def replace(self, **changes: Any) -> Settings:
@@ -338,7 +313,7 @@ def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
             value = None
         elif option.kind is list:
             value = _env_list(name, text)
-        chosen[option.name] = coerce(option, value, f"environment variable {name}")
+        chosen[option.name] = check_value(option, value, f"environment variable {name}")
     return chosen
 
 
@@ -375,6 +350,39 @@ def unknown_setting_message(
     close = _close(name, known, cutoff)
     hint = f"; did you mean {close}?" if close else ""
     return f"unknown linkback setting {name}{hint}"
+
+
+def check_value(option: Option, value: Any, shown_name: str) -> Any:
+    """One value checked against its row and its option's own rules, in the form a
+    :class:`Settings` field holds (a list as a tuple); ``shown_name`` is how the user
+    spelled the option, for the message."""
+    value = coerce(option, value, shown_name)
+    if option.kind is list:
+        value = tuple(value)
+    if option.name == "protocols":
+        unknown = [name for name in value if name not in PROTOCOLS]
+        if unknown:
+            raise ConfigError(
+                f"{shown_name}: unknown protocol {unknown[0]!r}; "
+                f"known protocols are {', '.join(PROTOCOLS)}"
+            )
+    elif option.name == "avatars" and value not in AVATARS:
+        raise ConfigError(f"{shown_name}: must be one of {', '.join(AVATARS)}, got {value!r}")
+    elif option.name == "exclude":
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ConfigError(
+                    f"{shown_name}: {pattern!r} is not a regular expression: {error}"
+                ) from None
+    elif option.name in ENDPOINTS and value is not None and not _web_url(value):
+        raise ConfigError(f"{shown_name} must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _web_url(text: str) -> bool:
+    return is_url(text) and urlsplit(text).scheme in _WEB
 
 
 def coerce(option: Option, value: Any, shown_name: str) -> Any:
