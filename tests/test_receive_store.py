@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -320,3 +321,30 @@ def test_fetch_slots_of_a_host_are_shared_by_every_process_on_the_store(db: str)
     finally:
         first.close()
         second.close()
+
+
+def test_sqlite_readers_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """WAL: while another process holds the write lock, reads still answer (a status page,
+    the API, the rules the acceptor checks), from the last committed state."""
+
+    path = tmp_path / "linkback.sqlite"
+    store = open_store(str(path))
+    linkback_id = store.receive(SOURCE, TARGET, Protocol.WEBMENTION)
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE linkbacks SET status = 'spam'")  # not committed
+    seen: list[object] = []
+
+    def read() -> None:
+        record = store.get(linkback_id)
+        seen.extend([record.status if record else None, store.queue_length(), store.rules()])
+        seen.append(len(store.list()))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(timeout=10)  # a reader that waited for the lock would wait 30 s
+    writer.execute("ROLLBACK")
+    writer.close()
+    store.close()
+    assert not reader.is_alive()
+    assert seen == [Status.QUEUED, 1, [], 1]

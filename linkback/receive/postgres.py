@@ -37,8 +37,9 @@ class PostgresStore(SqlStore):
         except psycopg.Error as error:
             raise StoreError(f"--db: cannot connect to PostgreSQL: {error}".strip()) from None
 
-    def _begin(self, connection: Any) -> None:
-        """psycopg opens a transaction with the first statement."""
+    def _begin(self, connection: Any, *, write: bool) -> None:
+        """psycopg opens a transaction with the first statement; readers never wait for
+        writers in PostgreSQL."""
 
     def _claim_sql(self) -> str:
         return _CLAIM

@@ -1,9 +1,10 @@
 """The default store: one SQLite file in WAL mode, one connection per thread.
 
-WAL lets readers (the API, the status page) run beside the one writer; ``synchronous=NORMAL``
-keeps every committed transaction across a crash or ``kill -9`` of the process (only a power
-cut may lose the last ones), which is the promise made to senders. Writers take the lock at
-the start of each transaction (``BEGIN IMMEDIATE``), so a claim cannot race another.
+WAL lets readers (the API, the status page) run beside the one writer, each reading a
+snapshot with a plain ``BEGIN``; ``synchronous=NORMAL`` keeps every committed transaction
+across a crash or ``kill -9`` of the process (only a power cut may lose the last ones),
+which is the promise made to senders. Writers take the lock at the start of each
+transaction (``BEGIN IMMEDIATE``), so a claim cannot race another.
 """
 
 from __future__ import annotations
@@ -49,13 +50,18 @@ class SqliteStore(SqlStore):
             raise StoreError(f"--db {self.path}: {error}") from None
         return connection
 
-    def _begin(self, connection: Any) -> None:
-        """Take the write lock, trying again every half millisecond while another holds it.
+    def _begin(self, connection: Any, *, write: bool) -> None:
+        """A reader reads a snapshot (WAL: it neither waits for the writer nor holds it up);
+        a writer takes the write lock, trying again every half millisecond while another
+        holds it.
 
         SQLite's own wait sleeps longer and longer between tries (up to 100 ms), so under a
         steady stream of writes from the other server processes a waiter could lose every
         round: short, even tries keep the wait near the length of the transactions ahead.
         """
+        if not write:
+            connection.execute("BEGIN")
+            return
         deadline = time.monotonic() + LOCK_TIMEOUT
         connection.execute("PRAGMA busy_timeout=0")
         try:

@@ -356,7 +356,7 @@ class SqlStore(Store):
     def _connect(self) -> Any: ...
 
     @abstractmethod
-    def _begin(self, connection: Any) -> None: ...
+    def _begin(self, connection: Any, *, write: bool) -> None: ...
 
     @abstractmethod
     def _claim_sql(self) -> str: ...
@@ -389,9 +389,11 @@ class SqlStore(Store):
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
+    def _transaction(self, *, write: bool = True) -> Iterator[Any]:
+        """One transaction on this thread's connection; ``write=False`` for one that only
+        reads, which need not wait for (nor hold up) the writers."""
         connection = self._connection()
-        self._begin(connection)
+        self._begin(connection, write=write)
         cursor = connection.cursor()
         try:
             yield cursor
@@ -675,7 +677,7 @@ class SqlStore(Store):
             self._run(cursor, "DELETE FROM fetch_slots WHERE until < ?", (until,))
 
     def queue_length(self) -> int:
-        with self._transaction() as cursor:
+        with self._transaction(write=False) as cursor:
             row = self._run(cursor, "SELECT count(*) FROM linkbacks WHERE due IS NOT NULL")
             return int(row.fetchone()[0])
 
@@ -688,7 +690,7 @@ class SqlStore(Store):
         return self._one("id = ?", (linkback_id,))
 
     def _one(self, where: str, parameters: Sequence[Any]) -> Linkback | None:
-        with self._transaction() as cursor:
+        with self._transaction(write=False) as cursor:
             row = self._run(
                 cursor, f"SELECT {_COLUMNS} FROM linkbacks WHERE {where}", parameters
             ).fetchone()
@@ -723,7 +725,7 @@ class SqlStore(Store):
         if limit is not None:
             page = " LIMIT ? OFFSET ?"
             parameters.extend((limit, offset))
-        with self._transaction() as cursor:
+        with self._transaction(write=False) as cursor:
             rows = self._run(
                 cursor,
                 f"SELECT {_COLUMNS} FROM linkbacks {where} ORDER BY received DESC, id DESC{page}",
@@ -745,7 +747,7 @@ class SqlStore(Store):
         return bool(changed)
 
     def last_seq(self) -> int:
-        with self._transaction() as cursor:
+        with self._transaction(write=False) as cursor:
             row = self._run(cursor, "SELECT value FROM counters WHERE name = 'seq'").fetchone()
         return int(row[0])
 
@@ -758,7 +760,7 @@ class SqlStore(Store):
             )
 
     def rules(self) -> builtins.list[Rule]:
-        with self._transaction() as cursor:
+        with self._transaction(write=False) as cursor:
             rows = self._run(cursor, "SELECT kind, pattern FROM rules ORDER BY kind, pattern")
             return [Rule(RuleKind(kind), pattern) for kind, pattern in rows.fetchall()]
 
@@ -773,13 +775,13 @@ class SqlStore(Store):
             )
 
     def counts(self) -> dict[Status, int]:
-        with self._transaction() as cursor:
+        with self._transaction(write=False) as cursor:
             rows = self._run(cursor, "SELECT status, count(*) FROM linkbacks GROUP BY status")
             found = {Status(status): int(number) for status, number in rows.fetchall()}
         return {status: found.get(status, 0) for status in Status}
 
     def counter(self, name: str) -> int:
-        with self._transaction() as cursor:
+        with self._transaction(write=False) as cursor:
             row = self._run(cursor, "SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else 0
 
