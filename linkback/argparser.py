@@ -8,10 +8,30 @@ import difflib
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from .common.settings import Option
+
 EXIT_CODES = """exit codes:
   0  done (pings left pending until the pages are live are not failures)
   1  some pings failed
   2  usage or configuration error (a bad option or setting, a missing or unreadable sent-log)"""
+
+
+def default_text(option: Option) -> str:
+    """A settings row's default as a user writes it, for its option's help."""
+    if option.name == "user_agent":
+        return "linkback/VERSION (+SITE_URL)"
+    if option.name == "public_url":
+        return "http://HOST:PORT"
+    value = option.default
+    if option.kind is bool:
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return ",".join(value) if value else "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):

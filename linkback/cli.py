@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from . import folder, steer_commands
-from .argparser import EXIT_CODES, Formatter, Parser
+from .argparser import EXIT_CODES, Formatter, Parser, default_text
 from .common.http import Client, FetchError
-from .common.settings import OPTIONS, ConfigError, Option, Settings, is_http_url
+from .common.settings import OPTIONS, ConfigError, Settings, is_http_url
 from .common.terminal import printable
 from .config_file import SiteConfig, command_settings
 from .config_file import load as load_config
@@ -71,22 +71,6 @@ EXAMPLES = {
 logger = logging.getLogger("linkback")
 
 
-def _default_text(option: Option) -> str:
-    """The default as a user writes it."""
-    if option.name == "user_agent":
-        return "linkback/VERSION (+SITE_URL)"
-    value = option.default
-    if option.kind is bool:
-        return "on" if value else "off"
-    if value is None:
-        return "none"
-    if isinstance(value, (list, tuple)):
-        return ",".join(value) if value else "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def _add_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
     """One flag per row of the settings table (booleans get --x / --no-x), default shown."""
     for option in OPTIONS:
@@ -94,7 +78,7 @@ def _add_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None 
             continue
         flag = option.cli_name
         common: dict[str, Any] = {"dest": option.name, "default": argparse.SUPPRESS}
-        shown = f" (default: {_default_text(option)})"
+        shown = f" (default: {default_text(option)})"
         if option.kind is bool:
             help_text = SEND_HELP if flag == "--send" else option.help + shown
             parser.add_argument(

@@ -277,6 +277,13 @@ def test_help_shows_defaults_examples_and_exit_codes(tmp_path: Path) -> None:
     discover = run("discover", "--help", cwd=tmp_path).stdout
     for unrelated in ("--concurrency", "--per-host", "--dry-run", "--sent-log", "--config"):
         assert unrelated not in discover
+    serve = run("serve", "--help", cwd=tmp_path, env={"COLUMNS": "200"}).stdout
+    assert "(comma-separated) (required)" in serve  # --site-url
+    assert "(default: 8411)" in serve
+    assert "(default: http://HOST:PORT)" in serve
+    assert "examples:\n  linkback serve --site-url https://my.blog/" in serve
+    assert "--public-url https://mentions.my.blog" in serve
+    assert "exit codes:\n  0  stopped by SIGTERM" in serve
 
 
 @pytest.mark.parametrize(

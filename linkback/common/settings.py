@@ -44,6 +44,11 @@ class Option:
     minimum: float | None = None
 
     @property
+    def required(self) -> bool:
+        """A row without a default (:func:`required_row`)."""
+        return self.default is None and not self.optional
+
+    @property
     def pelican_name(self) -> str:
         return PELICAN_PREFIX + self.name.upper()
 

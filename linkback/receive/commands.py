@@ -8,24 +8,46 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..argparser import Formatter, default_text
 from ..common.settings import ConfigError
 from .config import SERVE_OPTIONS
 
 COMMANDS = ("serve", "mentions")
+SERVE_EPILOG = """examples:
+  linkback serve --site-url https://my.blog/      (on 127.0.0.1:8411, in ./linkback.sqlite)
+  linkback serve --site-url https://my.blog/ --public-url https://mentions.my.blog \\
+      --host 0.0.0.0 --db postgresql://linkback@localhost/linkback
+  linkback serve --config /etc/linkback/serve.toml
+  The admin page needs --admin-token TOKEN; LINKBACK_ADMIN_TOKEN keeps it out of `ps`.
+
+exit codes:
+  0  stopped by SIGTERM or Ctrl-C, what was being verified finished or queued again
+  2  usage or configuration error (a bad option, an unusable --db)"""
 STATUSES = ("queued", "invalid", "pending", "approved", "rejected", "spam", "deleted")
 
 
 def add_parsers(commands: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
-    serve = commands.add_parser("serve", help="receive linkbacks for a site", parents=[common])
-    serve.add_argument("--config", type=Path, help="a TOML file with the same options")
+    serve = commands.add_parser(
+        "serve",
+        help="receive linkbacks for a site",
+        description="Receive Webmentions, Pingbacks and Trackbacks for a site, verify them\n"
+        "and keep them for moderation.",
+        parents=[common],
+        formatter_class=Formatter,
+        epilog=SERVE_EPILOG,
+    )
+    serve.add_argument(
+        "--config", type=Path, metavar="FILE", help="a TOML file with the same options"
+    )
     for option in SERVE_OPTIONS:
+        shown = " (required)" if option.required else f" (default: {default_text(option)})"
         if option.kind is bool:
             serve.add_argument(
                 option.cli_name,
                 action=argparse.BooleanOptionalAction,
                 dest=option.name,
                 default=argparse.SUPPRESS,
-                help=option.help,
+                help=option.help + shown,
             )
         else:
             serve.add_argument(
@@ -33,7 +55,7 @@ def add_parsers(commands: argparse._SubParsersAction[Any], common: argparse.Argu
                 metavar=option.kind.__name__.upper(),
                 dest=option.name,
                 default=argparse.SUPPRESS,
-                help=option.help,
+                help=option.help + shown,
             )
     mentions = commands.add_parser("mentions", help="moderate received linkbacks", parents=[common])
     actions = mentions.add_subparsers(dest="action", required=True)
