@@ -18,10 +18,8 @@ EXIT_CODES = """exit codes:
 
 def default_text(option: Option) -> str:
     """A settings row's default as a user writes it, for its option's help."""
-    if option.name == "user_agent":
-        return "linkback/VERSION (+SITE_URL)"
-    if option.name == "public_url":
-        return "http://HOST:PORT"
+    if option.shown_default is not None:
+        return option.shown_default
     value = option.default
     if option.kind is bool:
         return "on" if value else "off"

@@ -13,7 +13,7 @@ import math
 import os
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -24,8 +24,8 @@ from ..version import __version__
 
 PROTOCOLS: tuple[str, ...] = ("webmention", "pingback", "trackback")
 AVATARS = ("local", "remote", "none")
-ENDPOINTS = ("webmention_endpoint", "pingback_endpoint", "trackback_endpoint")
 PELICAN_PREFIX = "LINKBACK_"
+Rule = Callable[[Any], str | None]  # a value's problem, said after the option's name
 
 
 class ConfigError(ValueError):
@@ -42,6 +42,8 @@ class Option:
     help: str
     optional: bool = False  # None is allowed
     minimum: float | None = None
+    rule: Rule | None = None  # what else a value must be, beyond its type and minimum
+    shown_default: str | None = None  # the default as --help says it, when not the value
 
     @property
     def required(self) -> bool:
@@ -91,15 +93,52 @@ OTHER_ENVIRONMENT_NAMES = frozenset(
 )
 
 
-def row(default: Any, help: str, *, minimum: float | None = None) -> Any:
+def row(
+    default: Any,
+    help: str,
+    *,
+    minimum: float | None = None,
+    rule: Rule | None = None,
+    shown_default: str | None = None,
+) -> Any:
     """A field of a settings dataclass that is a row of its table: the field gives the name,
-    the type and the default, this its help (and lowest value); :func:`table` reads them."""
-    return field(default=default, metadata={"help": help, "minimum": minimum})
+    the type and the default, this its help, lowest value, rule and the default as help
+    shows it; :func:`table` reads them."""
+    return field(
+        default=default,
+        metadata={"help": help, "minimum": minimum, "rule": rule, "shown_default": shown_default},
+    )
 
 
 def required_row(help: str) -> Any:
     """A row of the table without a default (the service's ``site_url``)."""
-    return field(metadata={"help": help, "minimum": None})
+    return field(metadata={"help": help, "minimum": None, "rule": None, "shown_default": None})
+
+
+def _known_protocols(value: tuple[str, ...]) -> str | None:
+    unknown = [name for name in value if name not in PROTOCOLS]
+    if not unknown:
+        return None
+    return f": unknown protocol {unknown[0]!r}; known protocols are {', '.join(PROTOCOLS)}"
+
+
+def _avatar_choice(value: str) -> str | None:
+    return None if value in AVATARS else f": must be one of {', '.join(AVATARS)}, got {value!r}"
+
+
+def _regular_expressions(value: tuple[str, ...]) -> str | None:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            return f": {pattern!r} is not a regular expression: {error}"
+    return None
+
+
+def _web_address(value: str) -> str | None:
+    if is_url(value) and urlsplit(value).scheme in _WEB:
+        return None
+    return f" must be an http(s) URL, got {value!r}"
 
 
 def table(cls: type) -> tuple[Option, ...]:
@@ -121,6 +160,8 @@ def table(cls: type) -> tuple[Option, ...]:
                 item.metadata["help"],
                 optional=optional,
                 minimum=item.metadata["minimum"],
+                rule=item.metadata["rule"],
+                shown_default=item.metadata["shown_default"],
             )
         )
     return tuple(rows)
@@ -142,25 +183,37 @@ class Settings:
 
     send: bool = row(False, "send pings in this build (env LINKBACK_SEND=1/0 overrides)")
     sent_log: str = row("linkback-sent.json", "the sent-log file")
-    protocols: tuple[str, ...] = row(PROTOCOLS, "enabled protocols, in order of preference")
-    exclude: tuple[str, ...] = row((), "regular expressions of URLs never pinged")
+    protocols: tuple[str, ...] = row(
+        PROTOCOLS, "enabled protocols, in order of preference", rule=_known_protocols
+    )
+    exclude: tuple[str, ...] = row(
+        (), "regular expressions of URLs never pinged", rule=_regular_expressions
+    )
     timeout: float = row(15.0, "seconds per HTTP request, as a total deadline", minimum=0.01)
     concurrency: int = row(32, "HTTP requests in flight in all", minimum=1)
     per_host: int = row(2, "HTTP requests in flight to one host", minimum=1)
     max_page_bytes: int = row(1_000_000, "bytes of a page read for discovery", minimum=1)
     max_attempts: int = row(3, "builds in which a failed ping is tried", minimum=1)
-    user_agent: str | None = row(None, "User-Agent of every request")
+    user_agent: str | None = row(
+        None, "User-Agent of every request", shown_default="linkback/VERSION (+SITE_URL)"
+    )
     allow_private: bool = row(False, "allow loopback and private addresses (testing)")
     dry_run: bool = row(False, "discover and report; send nothing, write nothing")
     check_live: bool = row(True, "wait until the source page is live before pinging")
-    webmention_endpoint: str | None = row(None, "advertised as <link rel=webmention>")
-    pingback_endpoint: str | None = row(None, "advertised as <link rel=pingback>")
-    trackback_endpoint: str | None = row(None, "base of each page's trackback URI")
+    webmention_endpoint: str | None = row(
+        None, "advertised as <link rel=webmention>", rule=_web_address
+    )
+    pingback_endpoint: str | None = row(
+        None, "advertised as <link rel=pingback>", rule=_web_address
+    )
+    trackback_endpoint: str | None = row(
+        None, "base of each page's trackback URI", rule=_web_address
+    )
     show_trackback_uri: bool = row(True, "show the trackback URI after the content")
     display: bool = row(False, "render approved linkbacks under each article")
     mentions_url: str | None = row(None, "jf2 feed of approved linkbacks: URL or file")
     mentions_cache: str = row("linkback-mentions.json", "local copy of the linkbacks shown")
-    avatars: str = row("local", "authors' photos: local, remote or none")
+    avatars: str = row("local", "authors' photos: local, remote or none", rule=_avatar_choice)
     since: date | None = row(
         None,
         "articles published before this date (YYYY-MM-DD) send nothing: recorded as baseline",
@@ -358,36 +411,16 @@ def unknown_setting_message(
 
 
 def check_value(option: Option, value: Any, shown_name: str) -> Any:
-    """One value checked against its row and its option's own rules, in the form a
+    """One value checked against its row (type, minimum, rule), in the form a
     :class:`Settings` field holds (a list as a tuple); ``shown_name`` is how the user
     spelled the option, for the message."""
     value = coerce(option, value, shown_name)
     if option.kind is list:
         value = tuple(value)
-    if option.name == "protocols":
-        unknown = [name for name in value if name not in PROTOCOLS]
-        if unknown:
-            raise ConfigError(
-                f"{shown_name}: unknown protocol {unknown[0]!r}; "
-                f"known protocols are {', '.join(PROTOCOLS)}"
-            )
-    elif option.name == "avatars" and value not in AVATARS:
-        raise ConfigError(f"{shown_name}: must be one of {', '.join(AVATARS)}, got {value!r}")
-    elif option.name == "exclude":
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ConfigError(
-                    f"{shown_name}: {pattern!r} is not a regular expression: {error}"
-                ) from None
-    elif option.name in ENDPOINTS and value is not None and not _web_url(value):
-        raise ConfigError(f"{shown_name} must be an http(s) URL, got {value!r}")
+    problem = option.rule(value) if option.rule is not None and value is not None else None
+    if problem:
+        raise ConfigError(shown_name + problem)
     return value
-
-
-def _web_url(text: str) -> bool:
-    return is_url(text) and urlsplit(text).scheme in _WEB
 
 
 def coerce(option: Option, value: Any, shown_name: str) -> Any:

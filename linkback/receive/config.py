@@ -45,7 +45,9 @@ class ServiceConfig:
     site_url: tuple[str, ...] = required_row(
         "the site whose pages may be targets (comma-separated)"
     )
-    public_url: str | None = row(None, "where senders reach the service (in status URLs)")
+    public_url: str | None = row(
+        None, "where senders reach the service (in status URLs)", shown_default="http://HOST:PORT"
+    )
     db: str = row("linkback.sqlite", "SQLite path, or postgresql://...")
     host: str = row("127.0.0.1", "where it listens")
     port: int = row(8411, "where it listens", minimum=0)
